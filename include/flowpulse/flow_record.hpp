@@ -53,7 +53,7 @@ struct IpAddress {
   friend bool operator==(const IpAddress&, const IpAddress&) = default;
 };
 
-enum class FlowType : std::uint8_t { unknown = 0, netflow5, netflow9, ipfix, sflow5, raw };
+enum class FlowType : std::uint8_t { unknown = 0, netflow1, netflow5, netflow7, netflow9, ipfix, sflow5, raw };
 
 enum class FlowDirection : std::uint8_t { unknown = 0, ingress = 1, egress = 2 };
 
