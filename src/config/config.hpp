@@ -57,7 +57,7 @@ struct DimensionSet {
 };
 
 struct Metrics {
-  std::string address = "::";
+  std::string address = "0.0.0.0";  // IPv4: Debian 12's civetweb (under prometheus-cpp) has no IPv6
   std::uint16_t port = 9469;
   std::string path = "/metrics";
   std::string name_space;  // YAML key `namespace`
