@@ -170,7 +170,7 @@ void run(benchmark::State& state, bool router_records, bool counters) {
   decode::DecodeStats stats;
   std::size_t i = 0;
   std::uint64_t wire_bytes = 0;
-  for (auto _ : state) {
+  for (auto _ : state) {  // NOLINT(clang-analyzer-deadcode.DeadStores): the benchmark loop idiom
     const Bytes& b = datagrams[i++ & 63];
     decode::Datagram dg;
     dg.data = b.data();
@@ -195,13 +195,13 @@ void run(benchmark::State& state, bool router_records, bool counters) {
   state.SetItemsProcessed(static_cast<std::int64_t>(stats.records));
 }
 
-void BM_SflowSwitchSamples(benchmark::State& state) { run(state, false, false); }
-void BM_SflowRouterSamples(benchmark::State& state) { run(state, true, false); }
-void BM_SflowSwitchSamplesWithCounters(benchmark::State& state) { run(state, false, true); }
+void bm_sflow_switch_samples(benchmark::State& state) { run(state, false, false); }
+void bm_sflow_router_samples(benchmark::State& state) { run(state, true, false); }
+void bm_sflow_switch_samples_with_counters(benchmark::State& state) { run(state, false, true); }
 
-BENCHMARK(BM_SflowSwitchSamples)->Arg(7)->Arg(10);
-BENCHMARK(BM_SflowRouterSamples)->Arg(7);
-BENCHMARK(BM_SflowSwitchSamplesWithCounters)->Arg(7);
+BENCHMARK(bm_sflow_switch_samples)->Arg(7)->Arg(10);
+BENCHMARK(bm_sflow_router_samples)->Arg(7);
+BENCHMARK(bm_sflow_switch_samples_with_counters)->Arg(7);
 
 }  // namespace
 

@@ -11,8 +11,9 @@
 #include "cli/commands.hpp"
 #include "config/config.hpp"
 #include "core/log.hpp"
+#include "engine/collector.hpp"
+#include "export/flow_metrics.hpp"
 #include "export/metrics.hpp"
-#include "io/udp_socket.hpp"
 
 namespace flowpulse::cli {
 namespace {
@@ -82,19 +83,19 @@ int cmd_run(Args args) {
     log::error("cannot start", {{"error", metrics.error()}});
     return 1;
   }
-  std::vector<io::UdpSocket> sockets;
-  for (const auto& l : cfg.listeners) {
-    auto s = io::UdpSocket::open(l, true);
-    if (!s) {
-      log::error("cannot start", {{"error", s.error()}});
-      return 1;
-    }
-    log::info("listening", {{"protocol", decode::to_string(l.protocol)},
-                            {"address", l.address},
-                            {"port", s->port()},
-                            {"receive_buffer", s->receive_buffer()}});
-    sockets.push_back(std::move(s).value());
+  auto collector = engine::Collector::start(cfg);
+  if (!collector) {
+    log::error("cannot start", {{"error", collector.error()}});
+    return 1;
   }
+  const auto ports = (*collector)->bound_ports();
+  for (std::size_t i = 0; i < cfg.listeners.size(); ++i) {
+    log::info("listening", {{"protocol", decode::to_string(cfg.listeners[i].protocol)},
+                            {"address", cfg.listeners[i].address},
+                            {"port", ports[i]},
+                            {"workers", (*collector)->workers()}});
+  }
+  (*metrics)->add(std::make_shared<exporting::FlowMetrics>(cfg.metrics, **collector));
   log::info(
       "flowpulse started",
       {{"config", path},
@@ -109,10 +110,9 @@ int cmd_run(Args args) {
       break;
     }
     if (sig == SIGHUP) reload(path, cfg, **metrics);
-    log::flush_suppressed();
   }
-  sockets.clear();
-  metrics->reset();
+  (*collector)->stop();  // listeners closed, the last counts merged
+  metrics->reset();      // endpoint closed
   log::info("flowpulse stopped");
   return 0;
 }

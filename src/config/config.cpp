@@ -213,8 +213,6 @@ std::string_view name_of(E v, const std::pair<std::string_view, E> (&options)[N]
   return "?";
 }
 
-constexpr std::uint32_t max_u32 = UINT32_MAX;
-
 void read_listeners(const Reader& r, const YAML::Node& n, Config& c) {
   if (!n.IsDefined()) return;
   c.listeners.clear();

@@ -91,21 +91,27 @@ const DecodeStats* FlowDecoder::find(const IpAddress& exporter) const noexcept {
   }
 }
 
-void FlowDecoder::decode(const Datagram& dg, RecordWriter& out, std::optional<Protocol> hint) {
+std::optional<DropReason> FlowDecoder::decode(const Datagram& dg, RecordWriter& out,
+                                              std::optional<Protocol> hint) {
   DecodeStats& stats = stats_for(dg.exporter);
+  const auto before = stats.errors;
   std::optional<Protocol> protocol = detect_protocol(dg.data, dg.size);
   if (!protocol) protocol = hint;
   if (!protocol) {
     ++stats.datagrams;
     stats.count(dg.size < 4 ? DropReason::truncated : DropReason::bad_version);
-    return;
+  } else {
+    switch (*protocol) {
+      case Protocol::netflow5: decode_netflow5(dg, out, stats); break;
+      case Protocol::netflow9:
+      case Protocol::ipfix: templates_.decode(dg, out, stats); break;
+      case Protocol::sflow5: decode_sflow5(dg, out, stats); break;
+    }
   }
-  switch (*protocol) {
-    case Protocol::netflow5: decode_netflow5(dg, out, stats); return;
-    case Protocol::netflow9:
-    case Protocol::ipfix: templates_.decode(dg, out, stats); return;
-    case Protocol::sflow5: decode_sflow5(dg, out, stats); return;
+  for (std::size_t r = 0; r < drop_reason_count; ++r) {
+    if (stats.errors[r] != before[r]) return static_cast<DropReason>(r);
   }
+  return std::nullopt;
 }
 
 std::size_t FlowDecoder::expire_pending(std::uint64_t now_ns) {

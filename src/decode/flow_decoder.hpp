@@ -58,7 +58,12 @@ class FlowDecoder {
   // that receives v5 or IPFIX still decodes; `hint` (the port's protocol) chooses the decoder only
   // when the version is not one of ours, and that decoder then counts the bad version. With no hint
   // and no known version the datagram is counted as bad_version for its exporter.
-  void decode(const Datagram& dg, RecordWriter& out, std::optional<Protocol> hint = std::nullopt);
+  //
+  // Returns the reason of an error this datagram caused (the lowest-numbered one when it caused
+  // several), or nullopt when it decoded cleanly: the collector counts each datagram once as parsed
+  // or dropped, so received = parsed + dropped.
+  std::optional<DropReason> decode(const Datagram& dg, RecordWriter& out,
+                                   std::optional<Protocol> hint = std::nullopt);
 
   // Expires data sets held for templates that never came (see TemplateDecoder::expire_pending).
   // They cannot be charged to one exporter here, so they count in the "other" bucket.

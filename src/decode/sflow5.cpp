@@ -98,7 +98,7 @@ bool walk_records(WireReader& r, std::uint32_t count, OnRecord&& on_record) noex
     if (!r.ok() || length > r.remaining()) return false;
     bool aligned = true;
     Bytes body = take_opaque(r, length, aligned);
-    if (!aligned || !on_record(format, body)) return false;
+    if (!body || !aligned || !on_record(format, body)) return false;
   }
   return true;
 }
@@ -367,7 +367,8 @@ bool decode_counter_sample(Bytes sample, bool expanded, const Datagram& dg, cons
 
   r = records;
   walk_records(r, record_count, [&](std::uint32_t format, Bytes body) noexcept {
-    if (format != sflow5::counters_generic_interface) return true;  // ethernet, processor, ...
+    // Ethernet, processor, host, ... records are skipped; sizes were checked in the first pass.
+    if (format != sflow5::counters_generic_interface || body.size < generic_counters_size) return true;
     InterfaceCounters& c = writer.add_counters();
     c.time_received_ns = dg.time_received_ns;
     c.sampler_address = agent;

@@ -142,7 +142,8 @@ struct Exporter {
 
   // The rate for (version, domain, sampler); with `any`, the last rate of the domain if that
   // sampler has none (exporters announce one sampler and leave its id out of the data records).
-  std::uint32_t rate(std::uint8_t version, std::uint32_t domain, std::uint32_t sampler, bool any) const noexcept {
+  std::uint32_t rate(std::uint8_t version, std::uint32_t domain, std::uint32_t sampler,
+                     bool any) const noexcept {
     std::uint32_t fallback = 0;
     for (std::uint32_t i = 0; i < rates_n; ++i) {
       const SamplerRate& s = rates[i];
@@ -152,7 +153,8 @@ struct Exporter {
     }
     return any ? fallback : 0;
   }
-  void set_rate(std::uint8_t version, std::uint32_t domain, std::uint32_t sampler, std::uint32_t rate) noexcept {
+  void set_rate(std::uint8_t version, std::uint32_t domain, std::uint32_t sampler,
+                std::uint32_t rate) noexcept {
     for (std::uint32_t i = 0; i < rates_n; ++i) {
       SamplerRate& s = rates[i];
       if (s.version == version && s.domain == domain && s.sampler_id == sampler) {
@@ -320,7 +322,9 @@ inline void run_ops(const Template& t, const std::uint8_t* rec, const std::uint3
       case Kind::icmp_type: r.icmp_type = static_cast<std::uint8_t>(read_uint(f, len)); break;
       case Kind::icmp_code: r.icmp_code = static_cast<std::uint8_t>(read_uint(f, len)); break;
       case Kind::ttl: r.ip_ttl = static_cast<std::uint8_t>(read_uint(f, len)); break;
-      case Kind::flow_label: r.ipv6_flow_label = static_cast<std::uint32_t>(read_uint(f, len) & 0xfffff); break;
+      case Kind::flow_label:
+        r.ipv6_flow_label = static_cast<std::uint32_t>(read_uint(f, len) & 0xfffff);
+        break;
       case Kind::fragment_id: r.fragment_id = static_cast<std::uint32_t>(read_uint(f, len)); break;
       case Kind::fragment_offset:  // the header field, in units of 8 bytes
         r.fragment_offset = static_cast<std::uint16_t>((read_uint(f, len) & 0x1fff) * 8);
@@ -471,7 +475,7 @@ DropReason compile(Template& t, std::uint8_t version, const Limits& limits) {
     } else {
       length += f.length;
     }
-    if (f.pen != 0 || f.length == 0) continue;              // enterprise fields are skipped
+    if (f.pen != 0 || f.length == 0) continue;                     // enterprise fields are skipped
     if (version == 9 && t.options && i < t.scope_count) continue;  // NF9 scope types are not IEs
     auto it = std::lower_bound(table.begin(), table.end(), f.type,
                                [](const ipfix::FieldMapping& m, std::uint16_t e) { return m.element < e; });
@@ -490,8 +494,8 @@ DropReason compile(Template& t, std::uint8_t version, const Limits& limits) {
   }
   for (const Best& b : best) {
     if (b.m == nullptr) continue;
-    t.ops.push_back({0, t.fields[b.field].length, b.field, ipfix::required_length(b.m->kind), b.m->kind,
-                     b.m->aux});
+    t.ops.push_back(
+        {0, t.fields[b.field].length, b.field, ipfix::required_length(b.m->kind), b.m->kind, b.m->aux});
   }
   if (length == 0) return DropReason::template_invalid;
   if (length > limits.max_record_length || length > 65535) return DropReason::record_too_long;
@@ -513,8 +517,8 @@ DropReason compile(Template& t, std::uint8_t version, const Limits& limits) {
 
 struct TemplateDecoder::Impl {
   explicit Impl(const Limits& l) : limits(l) {
-    const std::size_t n = std::min<std::size_t>(std::max<std::uint32_t>(l.max_fields_per_template, 1),
-                                                max_fields_scratch);
+    const std::size_t n =
+        std::min<std::size_t>(std::max<std::uint32_t>(l.max_fields_per_template, 1), max_fields_scratch);
     var_offsets.resize(n);
     var_lengths.resize(n);
     field_buf.reserve(n);
@@ -583,8 +587,8 @@ struct TemplateDecoder::Impl {
   void add_template(const SetContext& c, std::uint16_t id, std::uint16_t scope_count, bool options,
                     RecordWriter& out, DecodeStats& stats);
   void withdraw(const SetContext& c, std::uint16_t id, bool options);
-  void data_set(std::uint16_t id, const std::uint8_t* p, std::size_t n, const SetContext& c, RecordWriter& out,
-                DecodeStats& stats);
+  void data_set(std::uint16_t id, const std::uint8_t* p, std::size_t n, const SetContext& c,
+                RecordWriter& out, DecodeStats& stats);
   void decode_records(const Template& t, const std::uint8_t* p, std::size_t n, const SetContext& c,
                       RecordWriter& out, DecodeStats& stats);
   void options_record(const Scratch& s, const SetContext& c);
@@ -692,8 +696,8 @@ void TemplateDecoder::Impl::sets(const std::uint8_t* p, std::size_t n, const Set
 }
 
 // A NetFlow v9 template flowset (id 0) or an IPFIX template / options template set (id 2 / 3).
-void TemplateDecoder::Impl::template_set(const std::uint8_t* p, std::size_t n, bool options, const SetContext& c,
-                                         RecordWriter& out, DecodeStats& stats) {
+void TemplateDecoder::Impl::template_set(const std::uint8_t* p, std::size_t n, bool options,
+                                         const SetContext& c, RecordWriter& out, DecodeStats& stats) {
   core::WireReader rd(p, n);
   const bool ipfix = c.version == 10;
   while (rd.remaining() >= 4) {
@@ -800,10 +804,6 @@ void TemplateDecoder::Impl::add_template(const SetContext& c, std::uint16_t id, 
       ++stats.templates_received;  // a refresh: nothing changes
       return;
     }
-  } else if (c.ex->template_count >= limits.max_templates_per_exporter) {
-    stats.count(DropReason::too_many_templates);
-    log_error(c, "template_too_many", "exporter has more templates than allowed", id);
-    return;
   }
   Template t;
   t.fields.assign(field_buf.begin(), field_buf.end());
@@ -818,6 +818,11 @@ void TemplateDecoder::Impl::add_template(const SetContext& c, std::uint16_t id, 
       templates.erase(it);
       --c.ex->template_count;
     }
+    return;
+  }
+  if (it == templates.end() && c.ex->template_count >= limits.max_templates_per_exporter) {
+    stats.count(DropReason::too_many_templates);
+    log_error(c, "template_too_many", "exporter has more templates than allowed", id);
     return;
   }
   cached = nullptr;
@@ -853,8 +858,8 @@ void TemplateDecoder::Impl::withdraw(const SetContext& c, std::uint16_t id, bool
   --c.ex->template_count;
 }
 
-void TemplateDecoder::Impl::data_set(std::uint16_t id, const std::uint8_t* p, std::size_t n, const SetContext& c,
-                                     RecordWriter& out, DecodeStats& stats) {
+void TemplateDecoder::Impl::data_set(std::uint16_t id, const std::uint8_t* p, std::size_t n,
+                                     const SetContext& c, RecordWriter& out, DecodeStats& stats) {
   if (c.ex == nullptr) {
     stats.count(DropReason::template_missing);
     return;
@@ -871,7 +876,8 @@ void TemplateDecoder::Impl::options_record(const Scratch& s, const SetContext& c
   if (c.ex == nullptr) return;
   if (s.has & Scratch::has_sys_init) c.ex->set_sys_init(c.version, c.domain, s.sys_init_ms);
   const std::uint32_t rate = record_rate(s);
-  if (rate != 0) c.ex->set_rate(c.version, c.domain, (s.has & Scratch::has_sampler_id) ? s.sampler_id : 0, rate);
+  if (rate != 0)
+    c.ex->set_rate(c.version, c.domain, (s.has & Scratch::has_sampler_id) ? s.sampler_id : 0, rate);
 }
 
 void TemplateDecoder::Impl::decode_records(const Template& t, const std::uint8_t* p, std::size_t n,
@@ -978,9 +984,9 @@ void TemplateDecoder::Impl::hold(std::uint16_t id, const std::uint8_t* p, std::s
       if (s.used && (o == nullptr || s.order < o->order)) o = &s;
     return o;
   };
-  while (ex.pending_n != 0 && (ex.pending_n == ex.pending.size() ||
-                               ex.pending_bytes + n > max_pending_bytes_per_exporter ||
-                               pending_bytes_total + n > max_pending_bytes_total)) {
+  while (ex.pending_n != 0 &&
+         (ex.pending_n == ex.pending.size() || ex.pending_bytes + n > max_pending_bytes_per_exporter ||
+          pending_bytes_total + n > max_pending_bytes_total)) {
     PendingSet* o = oldest();
     stats.count(DropReason::pending_expired);
     free_slot(ex, *o);

@@ -98,14 +98,18 @@ core::Result<std::unique_ptr<MetricsServer>> MetricsServer::start(const config::
                        " (is the port in use? set metrics.port)"};
   }
   s->exposer_->RegisterCollectable(s->registry_, m.path);
-  s->uptime_ = std::make_shared<UptimeCollector>(s->name("flowpulse_uptime_seconds"));
-  s->exposer_->RegisterCollectable(s->uptime_, m.path);
+  s->add(std::make_shared<UptimeCollector>(s->name("flowpulse_uptime_seconds")));
   return s;
 }
 
 std::uint16_t MetricsServer::port() const {
   auto ports = exposer_->GetListeningPorts();
   return ports.empty() ? 0 : static_cast<std::uint16_t>(ports.front());
+}
+
+void MetricsServer::add(std::shared_ptr<prometheus::Collectable> c) {
+  exposer_->RegisterCollectable(c, settings_.path);
+  collectables_.push_back(std::move(c));
 }
 
 void MetricsServer::count_config_reload(bool ok) { (ok ? reloads_ok_ : reloads_failed_)->Increment(); }

@@ -46,13 +46,15 @@ class MetricsServer {
   std::uint16_t port() const;
 
   void count_config_reload(bool ok);
+  // Serves `c` on the endpoint too; the server keeps it alive.
+  void add(std::shared_ptr<prometheus::Collectable> c);
 
  private:
   explicit MetricsServer(const config::Metrics& m);
 
   config::Metrics settings_;
   std::shared_ptr<prometheus::Registry> registry_;
-  std::shared_ptr<prometheus::Collectable> uptime_;  // the exposer holds only a weak_ptr
+  std::vector<std::shared_ptr<prometheus::Collectable>> collectables_;  // the exposer holds only weak_ptrs
   std::unique_ptr<prometheus::Exposer> exposer_;
   prometheus::Counter* reloads_ok_ = nullptr;
   prometheus::Counter* reloads_failed_ = nullptr;

@@ -3,10 +3,13 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
+#include <fstream>
+#include <sstream>
 
 #include "core/ip_address.hpp"
 #include "core/log.hpp"
@@ -32,6 +35,7 @@ UdpSocket& UdpSocket::operator=(UdpSocket&& o) noexcept {
     fd_ = o.fd_;
     receive_buffer_ = o.receive_buffer_;
     port_ = o.port_;
+    inode_ = o.inode_;
     o.fd_ = -1;
   }
   return *this;
@@ -100,7 +104,31 @@ core::Result<UdpSocket> UdpSocket::open(const config::Listener& l, bool reuse_po
   getsockname(s.fd_, reinterpret_cast<sockaddr*>(&bound), &bound_len);
   s.port_ = ntohs(v6 ? reinterpret_cast<sockaddr_in6*>(&bound)->sin6_port
                      : reinterpret_cast<sockaddr_in*>(&bound)->sin_port);
+  struct stat st {};
+  if (fstat(s.fd_, &st) == 0) s.inode_ = st.st_ino;
   return s;
+}
+
+std::unordered_map<std::uint64_t, UdpSocketState> read_proc_udp() {
+  std::unordered_map<std::uint64_t, UdpSocketState> out;
+  for (const char* path : {"/proc/net/udp", "/proc/net/udp6"}) {
+    std::ifstream in(path);
+    std::string line;
+    std::getline(in, line);  // header
+    // sl local rem st tx_queue:rx_queue tr:tm->when retrnsmt uid timeout inode ref pointer drops
+    while (std::getline(in, line)) {
+      std::istringstream f(line);
+      std::string sl, local, rem, st, queues, timer, retr, uid, timeout, inode, ref, pointer, drops;
+      f >> sl >> local >> rem >> st >> queues >> timer >> retr >> uid >> timeout >> inode >> ref >> pointer >>
+          drops;
+      if (!f) continue;
+      UdpSocketState s;
+      s.rx_queue = std::stoull(queues.substr(queues.find(':') + 1), nullptr, 16);
+      s.drops = std::stoull(drops);
+      out[std::stoull(inode)] = s;
+    }
+  }
+  return out;
 }
 
 }  // namespace flowpulse::io

@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <string>
+#include <unordered_map>
 
 #include "config/config.hpp"
 #include "core/result.hpp"
@@ -29,12 +30,22 @@ class UdpSocket {
   int fd() const noexcept { return fd_; }
   std::uint64_t receive_buffer() const noexcept { return receive_buffer_; }  // as granted by the kernel
   std::uint16_t port() const noexcept { return port_; }                      // as bound (port 0 picks one)
+  std::uint64_t inode() const noexcept { return inode_; }                    // to find it in /proc/net/udp
   void close() noexcept;
 
  private:
   int fd_ = -1;
   std::uint64_t receive_buffer_ = 0;
   std::uint16_t port_ = 0;
+  std::uint64_t inode_ = 0;
 };
+
+// Per UDP socket of this network namespace (by inode): bytes queued for reading and datagrams the
+// kernel dropped, from /proc/net/udp and /proc/net/udp6.
+struct UdpSocketState {
+  std::uint64_t rx_queue = 0;
+  std::uint64_t drops = 0;
+};
+std::unordered_map<std::uint64_t, UdpSocketState> read_proc_udp();
 
 }  // namespace flowpulse::io

@@ -28,6 +28,7 @@ struct CheckingSink : flowpulse::decode::RecordSink {
 
 }  // namespace
 
+// NOLINTNEXTLINE(readability-identifier-naming): the name libFuzzer calls
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   CheckingSink sink;
   flowpulse::decode::DecodeStats stats;

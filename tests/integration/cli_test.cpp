@@ -158,7 +158,9 @@ TEST_F(Running, ServesMetricsWithTheNamespace) {
   for (const auto& s : v4.samples) {
     if (s.name == "fptest_flowpulse_build_info") labelled = s.label("version") == expected_version;
     // Every flowpulse metric carries the namespace; exposer_* are prometheus-cpp's own.
-    if (s.name.rfind("exposer_", 0) != 0) EXPECT_EQ(s.name.rfind("fptest_", 0), 0u) << s.name;
+    if (s.name.rfind("exposer_", 0) != 0) {
+      EXPECT_EQ(s.name.rfind("fptest_", 0), 0u) << s.name;
+    }
   }
   EXPECT_TRUE(labelled);
   double up1 = v4.sum("fptest_flowpulse_uptime_seconds");

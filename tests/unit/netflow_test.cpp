@@ -155,6 +155,7 @@ Decoded decode_case(const Case& c) {
 // the commands beside it. Columns are compared for the records that carry them; an address column
 // leaves out the all-zero addresses on both sides (a template with an IPv4 and an IPv6 field sets
 // the unused one to zero).
+// clang-format off
 const std::vector<Case> cases = {
   // scripts/payload2pcap.py /tmp/nf5.pcap 2055 ../shared/data/payloads/logstash/netflow5.dat
   // records: tshark -r /tmp/nf5.pcap -d udp.port==2055,cflow -V | grep -c 'pdu ' (2)
@@ -885,6 +886,7 @@ const std::vector<Case> cases = {
        {"ip_ttl", "64,64,64,64,64,64,64,64,64,64,64,64,64,64,64,64,64,64,64,64,64,64,64"},
    }},
 };
+// clang-format on
 
 class TsharkCase : public ::testing::TestWithParam<Case> {};
 
@@ -930,7 +932,9 @@ TEST(TsharkCase, CoversEveryLogstashPayload) {
 
 // ---- What the column comparison does not cover, on the same real payloads ----
 
-Decoded decode_files(std::vector<const char*> files) { return decode_case(Case{"", std::move(files), nullptr, 0, {}}); }
+Decoded decode_files(std::vector<const char*> files) {
+  return decode_case(Case{"", std::move(files), nullptr, 0, {}});
+}
 
 TEST(NetflowV5, InvalidHeaderCountIsRejectedWhole) {
   for (const char* f : {"netflow5_test_invalid01.dat", "netflow5_test_invalid02.dat"}) {
@@ -1036,6 +1040,538 @@ TEST(Ipfix, AbsoluteTimes) {
   EXPECT_EQ(ns.records[0].time_flow_start_ns, 1478866159'000127768ULL);
   EXPECT_EQ(ns.records[1].time_flow_start_ns, 1478866159'000099510ULL);
   EXPECT_EQ(ns.pending, 1u);  // tshark: a set "no template found"
+}
+
+// ---- Synthetic datagrams: expected values come from the bytes each test writes ----
+
+// Big-endian writer; CRTP so that chained calls keep the derived type.
+template <typename Self>
+class Bytes {
+ public:
+  Self& u8(std::uint64_t v) { return put(v, 1); }
+  Self& u16(std::uint64_t v) { return put(v, 2); }
+  Self& u24(std::uint64_t v) { return put(v, 3); }
+  Self& u32(std::uint64_t v) { return put(v, 4); }
+  Self& u64(std::uint64_t v) { return put(v, 8); }
+  Self& put(std::uint64_t v, int n) {
+    for (int i = n - 1; i >= 0; --i) b.push_back(static_cast<std::uint8_t>(v >> (8 * i)));
+    return static_cast<Self&>(*this);
+  }
+  Self& raw(std::initializer_list<std::uint8_t> v) {
+    b.insert(b.end(), v.begin(), v.end());
+    return static_cast<Self&>(*this);
+  }
+  Self& fill(std::size_t n, std::uint8_t v) {
+    b.insert(b.end(), n, v);
+    return static_cast<Self&>(*this);
+  }
+  void patch16(std::size_t at, std::size_t v) {
+    b[at] = static_cast<std::uint8_t>(v >> 8);
+    b[at + 1] = static_cast<std::uint8_t>(v);
+  }
+  std::vector<std::uint8_t> b;
+};
+
+// An IPFIX message (or a NetFlow v9 datagram) built set by set; set and message lengths are
+// filled in by end_set() / done().
+class Message : public Bytes<Message> {
+ public:
+  static Message ipfix(std::uint32_t domain, std::uint32_t export_secs = 1'700'000'000,
+                       std::uint32_t seq = 7) {
+    Message m;
+    m.u16(10).u16(0).u32(export_secs).u32(seq).u32(domain);
+    return m;
+  }
+  static Message netflow9(std::uint32_t source_id, std::uint16_t count = 0, std::uint32_t uptime_ms = 100'000,
+                          std::uint32_t secs = 1'700'000'000, std::uint32_t seq = 7) {
+    Message m;
+    m.version9_ = true;
+    m.u16(9).u16(count).u32(uptime_ms).u32(secs).u32(seq).u32(source_id);
+    return m;
+  }
+  Message& set(std::uint16_t id) {
+    set_at_ = b.size();
+    u16(id).u16(0);
+    return *this;
+  }
+  Message& end_set() {
+    patch16(set_at_ + 2, b.size() - set_at_);
+    return *this;
+  }
+  // A template record: (type, length) pairs; an IPFIX enterprise field is type | 0x8000 and its
+  // PEN follows via `pen`.
+  Message& tmpl(std::uint16_t id, std::initializer_list<std::pair<std::uint16_t, std::uint16_t>> fields,
+                std::uint32_t pen = 0) {
+    u16(id).u16(fields.size());
+    for (auto [t, l] : fields) {
+      u16(t).u16(l);
+      if (t & 0x8000) u32(pen);
+    }
+    return *this;
+  }
+  std::vector<std::uint8_t> done() {
+    if (!version9_) patch16(2, b.size());
+    return b;
+  }
+
+ private:
+  std::size_t set_at_ = 0;
+  bool version9_ = false;
+};
+
+class TemplateEngine : public ::testing::Test {
+ protected:
+  void reset(const Limits& l) { td = std::make_unique<TemplateDecoder>(l); }
+  void send(const std::vector<std::uint8_t>& d, std::uint64_t now_ns = 1'000,
+            const IpAddress& from = test_exporter) {
+    RecordWriter w(sink);
+    td->decode(Datagram{d.data(), d.size(), from, 4739, now_ns}, w, stats);
+  }
+  std::unique_ptr<TemplateDecoder> td = std::make_unique<TemplateDecoder>();
+  Collect sink;
+  DecodeStats stats;
+};
+
+const std::initializer_list<std::pair<std::uint16_t, std::uint16_t>> v4_fields = {
+    {8, 4}, {12, 4}, {1, 8}, {2, 4}};
+
+Message& v4_record(Message& m, std::uint32_t src, std::uint32_t dst, std::uint64_t bytes,
+                   std::uint32_t packets) {
+  m.u32(src).u32(dst).u64(bytes).u32(packets);
+  return m;
+}
+
+TEST_F(TemplateEngine, IpfixWithdrawalSingleAndAll) {
+  auto m = Message::ipfix(1).set(2).tmpl(256, v4_fields).end_set().set(256);
+  v4_record(m, 0x0a000001, 0x0a000002, 1000, 10).end_set();
+  send(m.done());
+  ASSERT_EQ(sink.all.size(), 1u);
+  EXPECT_EQ(sink.all[0].src_addr, IpAddress::v4(0x0a000001));
+  EXPECT_EQ(sink.all[0].bytes, 1000u);
+  EXPECT_EQ(td->template_count(), 1u);
+
+  send(Message::ipfix(1).set(2).u16(256).u16(0).end_set().done());  // withdraw 256
+  EXPECT_EQ(td->template_count(), 0u);
+  auto data = Message::ipfix(1).set(256);
+  v4_record(data, 1, 2, 3, 4).end_set();
+  send(data.done());
+  EXPECT_EQ(sink.all.size(), 1u);  // no template: held, not decoded
+  EXPECT_EQ(td->pending_count(), 1u);
+
+  // Two data templates and an options template, then withdraw-all of data templates (id 2).
+  auto t = Message::ipfix(1).set(2).tmpl(300, v4_fields).tmpl(301, {{8, 4}}).end_set().set(3);
+  t.u16(302).u16(2).u16(1).u16(149).u16(4).u16(34).u16(4).end_set();
+  send(t.done());
+  EXPECT_EQ(td->template_count(), 3u);
+  send(Message::ipfix(1).set(2).u16(2).u16(0).end_set().done());
+  EXPECT_EQ(td->template_count(), 1u);
+  send(Message::ipfix(1).set(3).u16(3).u16(0).end_set().done());
+  EXPECT_EQ(td->template_count(), 0u);
+  EXPECT_EQ(stats.total_errors(), 0u);
+}
+
+TEST_F(TemplateEngine, RefreshKeepsAndReplacementRecompiles) {
+  send(Message::ipfix(1).set(2).tmpl(300, {{8, 4}, {12, 4}, {1, 4}}).end_set().done());
+  send(Message::ipfix(1).set(2).tmpl(300, {{8, 4}, {12, 4}, {1, 4}}).end_set().done());
+  EXPECT_EQ(stats.templates_received, 2u);
+  EXPECT_EQ(td->template_count(), 1u);
+  auto data = [] {
+    return Message::ipfix(1).set(300).u32(0x01010101).u32(0x02020202).u32(100).end_set().done();
+  };
+  send(data());
+  // Same id, other layout: the addresses swap, the counter becomes packets.
+  send(Message::ipfix(1).set(2).tmpl(300, {{12, 4}, {8, 4}, {2, 4}}).end_set().done());
+  send(data());
+  ASSERT_EQ(sink.all.size(), 2u);
+  EXPECT_EQ(sink.all[0].src_addr, IpAddress::v4(0x01010101));
+  EXPECT_EQ(sink.all[0].bytes, 100u);
+  EXPECT_EQ(sink.all[1].src_addr, IpAddress::v4(0x02020202));
+  EXPECT_EQ(sink.all[1].packets, 100u);
+  EXPECT_EQ(sink.all[1].bytes, 0u);
+  EXPECT_EQ(td->template_count(), 1u);
+}
+
+TEST_F(TemplateEngine, TemplatesAreKeyedByExporterAndDomain) {
+  send(Message::ipfix(1).set(2).tmpl(300, {{8, 4}, {1, 4}}).end_set().done());
+  send(Message::ipfix(2).set(2).tmpl(300, {{1, 4}, {8, 4}}).end_set().done());
+  const IpAddress other = IpAddress::v4(0xc0000263);
+  send(Message::ipfix(1).set(2).tmpl(300, {{1, 4}, {12, 4}}).end_set().done(), 1000, other);
+  EXPECT_EQ(td->template_count(), 3u);
+  send(Message::ipfix(1).set(300).u32(0x0a000001).u32(5).end_set().done());
+  send(Message::ipfix(2).set(300).u32(6).u32(0x0a000002).end_set().done());
+  send(Message::ipfix(1).set(300).u32(7).u32(0x0a000003).end_set().done(), 1000, other);
+  ASSERT_EQ(sink.all.size(), 3u);
+  EXPECT_EQ(sink.all[0].src_addr, IpAddress::v4(0x0a000001));
+  EXPECT_EQ(sink.all[0].observation_domain, 1u);
+  EXPECT_EQ(sink.all[1].src_addr, IpAddress::v4(0x0a000002));
+  EXPECT_EQ(sink.all[1].bytes, 6u);
+  EXPECT_EQ(sink.all[1].observation_domain, 2u);
+  EXPECT_EQ(sink.all[2].dst_addr, IpAddress::v4(0x0a000003));
+  EXPECT_EQ(sink.all[2].sampler_address, other);
+}
+
+TEST_F(TemplateEngine, VariableLengthFieldsBothForms) {
+  // applicationName (96) is variable length between two addresses and a counter.
+  auto m = Message::ipfix(1).set(2).tmpl(256, {{8, 4}, {96, 65535}, {12, 4}, {1, 4}}).end_set().set(256);
+  m.u32(0x0a000001).u8(3).raw({'a', 'b', 'c'}).u32(0x0a000002).u32(7);
+  m.u32(0x0a000003).u8(255).u16(300).fill(300, 'x').u32(0x0a000004).u32(9);
+  m.u32(0x0a000005).u8(0).u32(0x0a000006).u32(11);  // zero-length value
+  m.end_set();
+  send(m.done());
+  ASSERT_EQ(sink.all.size(), 3u);
+  EXPECT_EQ(sink.all[0].dst_addr, IpAddress::v4(0x0a000002));
+  EXPECT_EQ(sink.all[0].bytes, 7u);
+  EXPECT_EQ(sink.all[1].src_addr, IpAddress::v4(0x0a000003));
+  EXPECT_EQ(sink.all[1].dst_addr, IpAddress::v4(0x0a000004));
+  EXPECT_EQ(sink.all[1].bytes, 9u);
+  EXPECT_EQ(sink.all[2].bytes, 11u);
+  EXPECT_EQ(stats.total_errors(), 0u);
+
+  // A length that runs past the set is counted, and the records before it still come out.
+  auto bad = Message::ipfix(1).set(256);
+  bad.u32(0x0a000001).u8(1).u8('a').u32(0x0a000002).u32(5);
+  bad.u32(0x0a000001).u8(255).u16(5000).fill(10, 0);
+  bad.end_set();
+  send(bad.done());
+  EXPECT_EQ(sink.all.size(), 4u);
+  EXPECT_EQ(stats.error(DropReason::truncated), 1u);
+}
+
+TEST_F(TemplateEngine, ReducedSizeAnd64BitCounters) {
+  // octetDeltaCount in 2 bytes, packetDeltaCount in 1, ingressInterface in 2, egress in 3;
+  // then a template with 8-byte counters above 2^32.
+  auto m = Message::ipfix(1)
+               .set(2)
+               .tmpl(256, {{1, 2}, {2, 1}, {10, 2}, {14, 3}, {8, 4}})
+               .tmpl(257, {{1, 8}, {2, 8}});
+  m.end_set().set(256).u16(0x1234).u8(0x56).u16(0x0102).u24(0x030405).u32(0x0a000001).end_set();
+  m.set(257).u64(0x1'0000'0001ULL).u64(0x2'0000'0002ULL).end_set();
+  send(m.done());
+  ASSERT_EQ(sink.all.size(), 2u);
+  EXPECT_EQ(sink.all[0].bytes, 0x1234u);
+  EXPECT_EQ(sink.all[0].packets, 0x56u);
+  EXPECT_EQ(sink.all[0].in_if, 0x0102u);
+  EXPECT_EQ(sink.all[0].out_if, 0x030405u);
+  EXPECT_EQ(sink.all[1].bytes, 0x1'0000'0001ULL);
+  EXPECT_EQ(sink.all[1].packets, 0x2'0000'0002ULL);
+}
+
+TEST_F(TemplateEngine, DeltaCountersWinOverTotals) {
+  auto m =
+      Message::ipfix(1).set(2).tmpl(256, {{85, 8}, {1, 8}, {86, 8}, {2, 8}}).tmpl(257, {{85, 8}, {86, 8}});
+  m.end_set().set(256).u64(5000).u64(50).u64(400).u64(4).end_set();
+  m.set(257).u64(6000).u64(60).end_set();
+  send(m.done());
+  ASSERT_EQ(sink.all.size(), 2u);
+  EXPECT_EQ(sink.all[0].bytes, 50u);
+  EXPECT_EQ(sink.all[0].packets, 4u);
+  EXPECT_EQ(sink.all[1].bytes, 6000u);  // only totals: totals it is
+  EXPECT_EQ(sink.all[1].packets, 60u);
+}
+
+TEST_F(TemplateEngine, EnterpriseFieldsAreSkipped) {
+  auto m = Message::ipfix(1).set(2);
+  m.u16(256).u16(5);
+  m.u16(8).u16(4);
+  m.u16(0x8000 | 100).u16(4).u32(9);  // Cisco PEN, fixed length
+  m.u16(12).u16(4);
+  m.u16(0x8000 | 1).u16(65535).u32(29305);  // reverse-flow PEN, variable length
+  m.u16(1).u16(4);
+  m.end_set().set(256).u32(0x0a000001).u32(0xdeadbeef).u32(0x0a000002).u8(2).raw({1, 2}).u32(77).end_set();
+  send(m.done());
+  ASSERT_EQ(sink.all.size(), 1u);
+  EXPECT_EQ(sink.all[0].src_addr, IpAddress::v4(0x0a000001));
+  EXPECT_EQ(sink.all[0].dst_addr, IpAddress::v4(0x0a000002));
+  EXPECT_EQ(sink.all[0].bytes, 77u);
+}
+
+TEST_F(TemplateEngine, DataBeforeTemplateIsHeldThenDecoded) {
+  auto data = Message::ipfix(1, 1'700'000'000, 41).set(256);
+  v4_record(data, 0x0a000001, 0x0a000002, 500, 5).end_set();
+  send(data.done(), 1'000);
+  EXPECT_TRUE(sink.all.empty());
+  EXPECT_EQ(td->pending_count(), 1u);
+  EXPECT_EQ(stats.pending_held, 1u);
+  send(Message::ipfix(1, 1'700'000'001, 42).set(2).tmpl(256, v4_fields).end_set().done(), 2'000);
+  ASSERT_EQ(sink.all.size(), 1u);
+  EXPECT_EQ(sink.all[0].bytes, 500u);
+  EXPECT_EQ(sink.all[0].sequence_number, 41u);  // the held datagram's header
+  EXPECT_EQ(sink.all[0].time_received_ns, 1'000u);
+  EXPECT_EQ(td->pending_count(), 0u);
+  EXPECT_EQ(stats.records, 1u);
+  EXPECT_EQ(stats.total_errors(), 0u);
+}
+
+TEST_F(TemplateEngine, HeldSetsExpireAndAreBounded) {
+  Limits l;
+  l.max_pending_per_exporter = 2;
+  l.pending_timeout_ns = 10'000'000'000ULL;
+  reset(l);
+  auto data = [](std::uint16_t id, std::uint32_t bytes) {
+    auto m = Message::ipfix(1).set(id);
+    v4_record(m, 1, 2, bytes, 1).end_set();
+    return m.done();
+  };
+  send(data(256, 1), 0);
+  send(data(256, 2), 1'000'000'000ULL);
+  send(data(256, 3), 2'000'000'000ULL);  // the hold is full: the oldest goes
+  EXPECT_EQ(stats.error(DropReason::pending_expired), 1u);
+  EXPECT_EQ(td->pending_count(), 2u);
+  send(Message::ipfix(1).set(2).tmpl(256, v4_fields).end_set().done(), 3'000'000'000ULL);
+  ASSERT_EQ(sink.all.size(), 2u);
+  EXPECT_EQ(sink.all[0].bytes, 2u);  // oldest first
+  EXPECT_EQ(sink.all[1].bytes, 3u);
+
+  send(data(257, 4), 4'000'000'000ULL);
+  send(data(258, 5), 5'000'000'000ULL);
+  // 10.5 s after the first one: it expires when the exporter's next datagram comes ...
+  send(Message::ipfix(1).done(), 14'500'000'000ULL);
+  EXPECT_EQ(stats.error(DropReason::pending_expired), 2u);
+  EXPECT_EQ(td->pending_count(), 1u);
+  // ... or when the run loop sweeps.
+  EXPECT_EQ(td->expire_pending(16'000'000'001ULL, stats), 1u);
+  EXPECT_EQ(stats.error(DropReason::pending_expired), 3u);
+  EXPECT_EQ(td->pending_count(), 0u);
+
+  l.max_pending_per_exporter = 0;  // hold disabled: missing template counted at once
+  reset(l);
+  send(data(256, 1));
+  EXPECT_EQ(stats.error(DropReason::template_missing), 1u);
+}
+
+TEST_F(TemplateEngine, Netflow9OptionsSamplingPerSamplerId) {
+  // Options template 256: scope System (type 1, 4 bytes), FLOW_SAMPLER_ID, MODE, RANDOM_INTERVAL.
+  auto m = Message::netflow9(5).set(1);
+  m.u16(256).u16(4).u16(12).u16(1).u16(4).u16(48).u16(1).u16(49).u16(1).u16(50).u16(4).end_set();
+  m.set(256).u32(0).u8(1).u8(2).u32(100).u32(0).u8(2).u8(2).u32(10).end_set();
+  m.set(0).tmpl(257, {{8, 4}, {12, 4}, {1, 4}, {2, 4}, {48, 1}}).end_set();
+  m.set(257).u32(1).u32(2).u32(40).u32(1).u8(1).u32(1).u32(2).u32(60).u32(2).u8(2).end_set();
+  send(m.done());
+  ASSERT_EQ(sink.all.size(), 2u);
+  EXPECT_EQ(td->sampling_rate(test_exporter, 5, 1), 100u);
+  EXPECT_EQ(td->sampling_rate(test_exporter, 5, 2), 10u);
+  EXPECT_EQ(sink.all[0].sampling_rate, 100u);
+  EXPECT_EQ(sink.all[0].bytes, 4000u);
+  EXPECT_EQ(sink.all[0].raw_bytes, 40u);
+  EXPECT_EQ(sink.all[0].packets, 100u);
+  EXPECT_EQ(sink.all[1].sampling_rate, 10u);
+  EXPECT_EQ(sink.all[1].bytes, 600u);
+  EXPECT_EQ(sink.all[1].raw_packets, 2u);
+  EXPECT_EQ(sink.all[1].observation_domain, 5u);
+  EXPECT_EQ(sink.all[1].type, FlowType::netflow9);
+}
+
+TEST_F(TemplateEngine, IpfixOptionsSamplingAppliesToLaterRecords) {
+  // Scope observationDomainId; samplingPacketInterval 1 and samplingPacketSpace 49 -> 1 in 50.
+  auto m = Message::ipfix(3).set(3);
+  m.u16(300).u16(3).u16(1).u16(149).u16(4).u16(305).u16(4).u16(306).u16(4).end_set();
+  m.set(300).u32(3).u32(1).u32(49).end_set();
+  m.set(2).tmpl(256, v4_fields).end_set().set(256);
+  v4_record(m, 1, 2, 100, 2).end_set();
+  send(m.done());
+  ASSERT_EQ(sink.all.size(), 1u);
+  EXPECT_EQ(sink.all[0].sampling_rate, 50u);
+  EXPECT_EQ(sink.all[0].bytes, 5000u);
+  EXPECT_EQ(sink.all[0].raw_bytes, 100u);
+  EXPECT_EQ(sink.all[0].packets, 100u);
+
+  // samplingInterval (34) carried in the data record itself wins.
+  auto d = Message::ipfix(3).set(2).tmpl(257, {{1, 4}, {34, 4}}).end_set().set(257).u32(10).u32(4).end_set();
+  send(d.done());
+  ASSERT_EQ(sink.all.size(), 2u);
+  EXPECT_EQ(sink.all[1].sampling_rate, 4u);
+  EXPECT_EQ(sink.all[1].bytes, 40u);
+}
+
+TEST_F(TemplateEngine, LimitsAreEnforcedAndCounted) {
+  Limits l;
+  l.max_templates_per_exporter = 2;
+  l.max_fields_per_template = 4;
+  l.max_record_length = 16;
+  reset(l);
+  send(
+      Message::ipfix(1).set(2).tmpl(256, {{8, 4}}).tmpl(257, {{12, 4}}).tmpl(258, {{1, 4}}).end_set().done());
+  EXPECT_EQ(stats.error(DropReason::too_many_templates), 1u);
+  EXPECT_EQ(td->template_count(), 2u);
+  send(Message::ipfix(1).set(2).tmpl(257, {{12, 4}, {1, 4}}).end_set().done());  // replacing is fine
+  EXPECT_EQ(stats.error(DropReason::too_many_templates), 1u);
+  send(Message::ipfix(2).set(2).tmpl(300, {{1, 1}, {2, 1}, {4, 1}, {5, 1}, {6, 1}}).end_set().done());
+  EXPECT_EQ(stats.error(DropReason::too_many_fields), 1u);
+  send(Message::ipfix(3).set(2).tmpl(300, {{27, 16}, {1, 4}}).end_set().done());
+  EXPECT_EQ(stats.error(DropReason::record_too_long), 1u);
+  EXPECT_EQ(td->template_count(), 2u);  // the refused ones are not kept
+
+  // A variable-length record longer than the limit is counted and skipped, the next one decoded.
+  reset(l);
+  auto m = Message::ipfix(1).set(2).tmpl(256, {{96, 65535}, {1, 4}}).end_set().set(256);
+  m.u8(20).fill(20, 'a').u32(1).u8(2).raw({'o', 'k'}).u32(2).end_set();
+  send(m.done());
+  EXPECT_EQ(stats.error(DropReason::record_too_long), 2u);
+  ASSERT_EQ(sink.all.size(), 1u);
+  EXPECT_EQ(sink.all[0].bytes, 2u);
+}
+
+TEST_F(TemplateEngine, Netflow9CountFieldIsIgnored) {
+  for (std::uint16_t count : {0, 1, 99}) {
+    auto m = Message::netflow9(0, count).set(0).tmpl(256, {{8, 4}, {1, 4}}).end_set().set(256);
+    m.u32(1).u32(10).u32(2).u32(20).u32(3).u32(30).end_set();
+    send(m.done());
+  }
+  EXPECT_EQ(sink.all.size(), 9u);
+  EXPECT_EQ(stats.total_errors(), 0u);
+}
+
+TEST_F(TemplateEngine, IpfixTimeEncodings) {
+  const std::uint64_t s = 1'700'000'000ULL;
+  auto m = Message::ipfix(1, static_cast<std::uint32_t>(s));
+  m.set(2).tmpl(256, {{150, 4}, {151, 4}}).tmpl(257, {{156, 8}, {157, 8}}).tmpl(258, {{158, 4}, {159, 4}});
+  m.tmpl(259, {{22, 4}, {21, 4}, {160, 8}}).tmpl(260, {{22, 4}, {21, 4}}).end_set();
+  m.set(256).u32(s - 10).u32(s - 5).end_set();
+  m.set(257).u64(((s + 2'208'988'800ULL) << 32) | 0x80000000ULL).u64((s + 2'208'988'800ULL) << 32).end_set();
+  m.set(258).u32(3'000'000).u32(1'000).end_set();
+  m.set(259).u32(1'000).u32(2'000).u64(s * 1000 - 60'000).end_set();
+  m.set(260).u32(1'000).u32(2'000).end_set();  // no system init time known: left unset
+  send(m.done());
+  ASSERT_EQ(sink.all.size(), 5u);
+  const std::uint64_t ns = s * 1'000'000'000ULL;
+  EXPECT_EQ(sink.all[0].time_flow_start_ns, ns - 10'000'000'000ULL);
+  EXPECT_EQ(sink.all[0].time_flow_end_ns, ns - 5'000'000'000ULL);
+  EXPECT_EQ(sink.all[1].time_flow_start_ns, ns + 500'000'000ULL);  // NTP fraction 0.5
+  EXPECT_EQ(sink.all[1].time_flow_end_ns, ns);
+  EXPECT_EQ(sink.all[2].time_flow_start_ns, ns - 3'000'000'000ULL);
+  EXPECT_EQ(sink.all[2].time_flow_end_ns, ns - 1'000'000ULL);
+  EXPECT_EQ(sink.all[3].time_flow_start_ns, ns - 59'000'000'000ULL);
+  EXPECT_EQ(sink.all[3].time_flow_end_ns, ns - 58'000'000'000ULL);
+  EXPECT_EQ(sink.all[4].time_flow_start_ns, 0u);
+
+  // systemInitTimeMilliseconds from options data applies to later records of the domain.
+  auto o = Message::ipfix(1).set(3).u16(270).u16(2).u16(1).u16(149).u16(4).u16(160).u16(8).end_set();
+  o.set(270).u32(1).u64(s * 1000 - 60'000).end_set().set(260).u32(1'000).u32(2'000).end_set();
+  send(o.done());
+  ASSERT_EQ(sink.all.size(), 6u);
+  EXPECT_EQ(sink.all[5].time_flow_start_ns, ns - 59'000'000'000ULL);
+}
+
+TEST_F(TemplateEngine, Netflow9UptimeWrap) {
+  // sysUpTime wrapped to 1000 ms; FIRST_SWITCHED 0xfffffc18 was 2 s before the export.
+  auto m = Message::netflow9(0, 1, 1'000, 1'700'000'000).set(0).tmpl(256, {{22, 4}, {21, 4}}).end_set();
+  m.set(256).u32(0xfffffc18).u32(500).end_set();
+  send(m.done());
+  ASSERT_EQ(sink.all.size(), 1u);
+  EXPECT_EQ(sink.all[0].time_flow_start_ns, 1'699'999'998'000'000'000ULL);
+  EXPECT_EQ(sink.all[0].time_flow_end_ns, 1'699'999'999'500'000'000ULL);
+}
+
+TEST_F(TemplateEngine, MapsEveryRecordMember) {
+  auto m = Message::netflow9(9).set(0).tmpl(
+      256, {{27, 16}, {28, 16}, {62, 16}, {63, 16}, {7, 2},  {11, 2}, {4, 1},  {5, 1},  {6, 1},  {10, 4},
+            {14, 4},  {16, 4},  {17, 4},  {128, 4}, {29, 1}, {30, 1}, {56, 6}, {80, 6}, {58, 2}, {59, 2},
+            {139, 2}, {192, 1}, {31, 3},  {54, 4},  {88, 2}, {61, 1}, {70, 3}, {71, 3}, {89, 1}, {243, 2}});
+  m.end_set().set(256);
+  m.raw({0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1});
+  m.raw({0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2});
+  m.raw({0xfe, 0x80, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 3});
+  m.raw({0xfe, 0x80, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 4});
+  m.u16(1234).u16(80).u8(58).u8(0xb8).u8(0x12).u32(3).u32(4).u32(64500).u32(64501).u32(64502).u8(48).u8(64);
+  m.raw({1, 2, 3, 4, 5, 6}).raw({0xa, 0xb, 0xc, 0xd, 0xe, 0xf}).u16(100).u16(200).u16(0x8100);
+  m.u8(57).u24(0xabcde).u32(0x1234).u16(185).u8(1).u24(0x3e8 << 4).u24((0x7d0 << 4) | 1).u8(0x40).u16(300);
+  m.end_set();
+  send(m.done());
+  ASSERT_EQ(sink.all.size(), 1u);
+  const FlowRecord& r = sink.all[0];
+  EXPECT_EQ(core::to_string(r.src_addr), "2001:db8::1");
+  EXPECT_EQ(core::to_string(r.dst_addr), "2001:db8::2");
+  EXPECT_EQ(core::to_string(r.next_hop), "fe80::3");
+  EXPECT_EQ(core::to_string(r.bgp_next_hop), "fe80::4");
+  EXPECT_EQ(r.etype, 0x86dd);
+  EXPECT_EQ(r.src_port, 1234);
+  EXPECT_EQ(r.dst_port, 80);
+  EXPECT_EQ(r.proto, 58);
+  EXPECT_EQ(r.ip_tos, 0xb8);
+  EXPECT_EQ(r.tcp_flags, 0x12);
+  EXPECT_EQ(r.in_if, 3u);
+  EXPECT_EQ(r.out_if, 4u);
+  EXPECT_EQ(r.src_as, 64500u);
+  EXPECT_EQ(r.dst_as, 64501u);
+  EXPECT_EQ(r.next_hop_as, 64502u);
+  EXPECT_EQ(r.src_prefix_len, 48);
+  EXPECT_EQ(r.dst_prefix_len, 64);
+  EXPECT_EQ(core::format_mac(r.src_mac), "01:02:03:04:05:06");
+  EXPECT_EQ(core::format_mac(r.dst_mac), "0a:0b:0c:0d:0e:0f");
+  EXPECT_EQ(r.src_vlan, 100);
+  EXPECT_EQ(r.dst_vlan, 200);
+  EXPECT_EQ(r.vlan_id, 300);  // dot1qVlanId before vlanId
+  EXPECT_EQ(r.icmp_type, 0x81);
+  EXPECT_EQ(r.icmp_code, 0x00);
+  EXPECT_EQ(r.ip_ttl, 57);
+  EXPECT_EQ(r.ipv6_flow_label, 0xabcdeu);
+  EXPECT_EQ(r.fragment_id, 0x1234u);
+  EXPECT_EQ(r.fragment_offset, 185 * 8);
+  EXPECT_EQ(r.direction, FlowDirection::egress);
+  EXPECT_EQ(r.mpls_count, 2);
+  EXPECT_EQ(r.mpls_labels[0], 0x3e8u);
+  EXPECT_EQ(r.mpls_labels[1], 0x7d0u);
+  EXPECT_EQ(r.forwarding_status, 0x40);
+  EXPECT_EQ(r.observation_domain, 9u);
+}
+
+TEST_F(TemplateEngine, HostileInputIsCountedNeverDecoded) {
+  auto expect_only = [this](DropReason why, const std::vector<std::uint8_t>& d) {
+    stats = {};
+    send(d);
+    EXPECT_EQ(stats.error(why), 1u) << to_string(why);
+    EXPECT_EQ(stats.total_errors(), 1u) << to_string(why);
+  };
+  expect_only(DropReason::bad_version, Message::ipfix(1).done() = {0, 8, 0, 0});
+  expect_only(DropReason::truncated, {0, 10, 0, 16, 0});
+  auto longer = Message::ipfix(1).done();
+  longer[3] = 40;  // the header claims 40 bytes, 16 came
+  expect_only(DropReason::truncated, longer);
+  auto shorter = Message::ipfix(1).done();
+  shorter[3] = 8;
+  expect_only(DropReason::bad_length, shorter);
+  expect_only(DropReason::bad_length, Message::ipfix(1).u16(256).u16(2).u32(1).done());
+  expect_only(DropReason::truncated, Message::ipfix(1).u16(256).u16(200).u32(1).done());
+  // A template whose fields run past its set.
+  auto cut = Message::ipfix(1).set(2).u16(256).u16(50).u16(8).u16(4).end_set();
+  expect_only(DropReason::truncated, cut.done());
+  expect_only(DropReason::template_invalid, Message::ipfix(1).set(2).tmpl(10, {{8, 4}}).end_set().done());
+  expect_only(DropReason::template_invalid, Message::ipfix(1).set(2).tmpl(256, {{8, 0}}).end_set().done());
+  expect_only(DropReason::template_invalid, Message::netflow9(0).set(0).u16(256).u16(0).end_set().done());
+  expect_only(
+      DropReason::template_invalid,
+      Message::netflow9(0).set(1).u16(256).u16(3).u16(4).u16(1).u16(4).u16(8).u16(4).end_set().done());
+  auto opt_scope = Message::ipfix(1).set(3).u16(256).u16(1).u16(2).u16(149).u16(4).end_set();
+  expect_only(DropReason::template_invalid, opt_scope.done());
+  expect_only(DropReason::truncated, std::vector<std::uint8_t>{0, 9, 0, 0, 0, 0});
+  EXPECT_TRUE(sink.all.empty());
+  EXPECT_EQ(td->template_count(), 0u);
+}
+
+TEST(NetflowV5, HostileInputIsCounted) {
+  Collect sink;
+  DecodeStats stats;
+  RecordWriter w(sink);
+  auto run = [&](std::vector<std::uint8_t> d) {
+    stats = {};
+    decode_netflow5(Datagram{d.data(), d.size(), test_exporter, 2055, 0}, w, stats);
+  };
+  run({0, 6, 0, 1});
+  EXPECT_EQ(stats.error(DropReason::bad_version), 1u);
+  run({0, 5, 0, 1, 0, 0});
+  EXPECT_EQ(stats.error(DropReason::truncated), 1u);
+  std::vector<std::uint8_t> v5(24 + 48, 0);
+  v5[1] = 5;
+  v5[3] = 2;  // two records announced, one present
+  run(v5);
+  EXPECT_EQ(stats.error(DropReason::truncated), 1u);
+  v5[3] = 0;
+  run(v5);
+  EXPECT_EQ(stats.error(DropReason::bad_length), 1u);
+  v5[3] = 1;
+  run(v5);
+  EXPECT_EQ(stats.total_errors(), 0u);
+  EXPECT_EQ(stats.records, 1u);
 }
 
 }  // namespace

@@ -1,0 +1,87 @@
+#include "engine/collector.hpp"
+
+#include <condition_variable>
+#include <mutex>
+
+#include "core/clock.hpp"
+#include "core/log.hpp"
+
+namespace flowpulse::engine {
+
+core::Result<std::unique_ptr<Collector>> Collector::start(const config::Config& cfg) {
+  std::unique_ptr<Collector> c(new Collector());
+  auto dims = compile_dimensions(cfg.metrics.dimensions);
+  if (!dims) return core::Error{dims.error()};
+  c->dimensions_ = std::move(dims).value();
+  c->tick_ns_ = cfg.performance.tick_ns;
+  const unsigned n = cfg.performance.workers != 0 ? cfg.performance.workers
+                                                  : std::max(1U, std::thread::hardware_concurrency());
+  WorkerSettings ws;
+  ws.listeners = cfg.listeners;
+  ws.dimensions = c->dimensions_;
+  ws.limits = cfg.decode;
+  ws.batch_size = cfg.performance.batch_size;
+  ws.table_capacity = cfg.performance.table_capacity;
+  // A listener on port 0 gets its port from the first worker's socket; the others join it.
+  for (unsigned i = 0; i < n; ++i) {
+    auto w = Worker::create(i, ws);
+    if (!w) return core::Error{w.error()};
+    if (i == 0) {
+      for (std::size_t l = 0; l < ws.listeners.size(); ++l) ws.listeners[l].port = (*w)->sockets()[l].port();
+    }
+    c->workers_.push_back(std::move(w).value());
+  }
+  c->listeners_ = ws.listeners;
+  StatsSettings ss;
+  ss.dimensions = c->dimensions_;
+  ss.windows_ns = cfg.metrics.windows_ns;
+  ss.tick_ns = cfg.performance.tick_ns;
+  ss.series_budget = cfg.metrics.series_budget;
+  ss.table_capacity = cfg.performance.table_capacity;
+  ss.listeners = c->listeners_.size();
+  std::vector<Worker*> raw;
+  for (auto& w : c->workers_) raw.push_back(w.get());
+  c->stats_ = std::make_unique<StatsCore>(std::move(ss), std::move(raw));
+  for (auto& w : c->workers_) w->start();
+  c->stats_thread_ = std::jthread([p = c.get()](std::stop_token st) { p->run_stats(st); });
+  log::info("collector started",
+            {{"workers", n}, {"listeners", c->listeners_.size()}, {"dimension_sets", c->dimensions_.size()}});
+  return c;
+}
+
+Collector::~Collector() { stop(); }
+
+void Collector::run_stats(std::stop_token stop) {
+  std::mutex mu;
+  std::condition_variable_any cv;
+  std::uint64_t next = core::monotonic_ns() + tick_ns_;
+  while (!stop.stop_requested()) {
+    std::unique_lock lock(mu);
+    const std::uint64_t now = core::monotonic_ns();
+    if (now < next) {
+      cv.wait_for(lock, stop, std::chrono::nanoseconds(next - now), [] { return false; });
+      continue;
+    }
+    next += tick_ns_;
+    if (next < now) next = now + tick_ns_;  // fell behind: skip, do not burst
+    stats_->tick(core::realtime_ns());
+    log::flush_suppressed();
+  }
+}
+
+void Collector::stop() {
+  if (!stats_thread_.joinable()) return;
+  stats_thread_.request_stop();
+  stats_thread_.join();
+  for (auto& w : workers_) w->stop();
+  // Workers are stopped: drive the last hand-over on this thread so the final counts are complete.
+  stats_->tick(core::realtime_ns(), true);
+}
+
+std::vector<std::uint16_t> Collector::bound_ports() const {
+  std::vector<std::uint16_t> out;
+  for (const auto& l : listeners_) out.push_back(l.port);
+  return out;
+}
+
+}  // namespace flowpulse::engine

@@ -1,0 +1,48 @@
+// The collector engine: N workers (each with its own SO_REUSEPORT socket per listener, templates
+// and flow-table shard) and the stats-core thread that merges their shards every tick and publishes
+// the Snapshot that /metrics reads.
+#pragma once
+
+#include <memory>
+#include <stop_token>
+#include <thread>
+#include <vector>
+
+#include "config/config.hpp"
+#include "engine/stats_core.hpp"
+#include "engine/worker.hpp"
+
+namespace flowpulse::engine {
+
+class Collector {
+ public:
+  static core::Result<std::unique_ptr<Collector>> start(const config::Config& cfg);
+  ~Collector();
+  Collector(const Collector&) = delete;
+  Collector& operator=(const Collector&) = delete;
+
+  // Stops the workers (closing their sockets), then runs a last merge so nothing received is lost
+  // from the final snapshot.
+  void stop();
+
+  std::shared_ptr<const Snapshot> snapshot() const { return stats_->snapshot(); }
+  const std::vector<Dimensions>& dimensions() const noexcept { return dimensions_; }
+  const std::vector<config::Listener>& listeners() const noexcept { return listeners_; }
+  std::size_t workers() const noexcept { return workers_.size(); }
+  std::uint64_t tick_ns() const noexcept { return tick_ns_; }
+  // The port each listener is bound to (differs from the config only for port 0).
+  std::vector<std::uint16_t> bound_ports() const;
+
+ private:
+  Collector() = default;
+  void run_stats(std::stop_token stop);
+
+  std::vector<config::Listener> listeners_;
+  std::vector<Dimensions> dimensions_;
+  std::vector<std::unique_ptr<Worker>> workers_;
+  std::unique_ptr<StatsCore> stats_;
+  std::uint64_t tick_ns_ = 0;
+  std::jthread stats_thread_;
+};
+
+}  // namespace flowpulse::engine

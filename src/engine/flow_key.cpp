@@ -1,0 +1,130 @@
+#include "engine/flow_key.hpp"
+
+#include <netdb.h>
+
+#include "core/ip_address.hpp"
+
+namespace flowpulse::engine {
+namespace {
+
+constexpr const char* label_names[label_count] = {"src_addr", "dst_addr", "src_port", "dst_port",
+                                                  "protocol", "in_if",    "out_if",   "exporter",
+                                                  "src_as",   "dst_as",   "direction"};
+
+// Zeroes the host bits of an address kept as IpAddress bytes (IPv4 lives in the last 4 bytes).
+void mask_address(std::array<std::uint8_t, 16>& a, bool v4, unsigned prefix) noexcept {
+  unsigned bits = v4 ? 96 + prefix : prefix;
+  for (unsigned i = 0; i < 16; ++i) {
+    if (bits >= 8) {
+      bits -= 8;
+    } else {
+      a[i] &= static_cast<std::uint8_t>(0xff00U >> bits);
+      bits = 0;
+    }
+  }
+}
+
+IpAddress to_ip(const std::array<std::uint8_t, 16>& b) {
+  static constexpr std::uint8_t mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+  if (std::memcmp(b.data(), mapped, 12) == 0) return IpAddress::v4_bytes(&b[12]);
+  return IpAddress::v6_bytes(b.data());
+}
+
+}  // namespace
+
+const char* to_string(Label l) noexcept {
+  auto i = static_cast<std::size_t>(l);
+  return i < label_count ? label_names[i] : "?";
+}
+
+core::Result<std::vector<Dimensions>> compile_dimensions(const std::vector<config::DimensionSet>& sets) {
+  if (sets.size() > 255) return core::Error{"metrics.dimensions: at most 255 sets"};
+  std::vector<Dimensions> out;
+  for (const auto& s : sets) {
+    Dimensions d;
+    d.name = s.name;
+    d.ipv4_prefix = s.ipv4_prefix;
+    d.ipv6_prefix = s.ipv6_prefix;
+    for (const auto& name : s.labels) {
+      std::size_t i = 0;
+      while (i < label_count && name != label_names[i]) ++i;
+      if (i == label_count) {
+        return core::Error{"metrics.dimensions '" + s.name + "': label '" + name +
+                           "' needs the enrichment engine, which this build does not have yet"};
+      }
+      d.labels.push_back(static_cast<Label>(i));
+      d.mask |= 1U << i;
+    }
+    out.push_back(std::move(d));
+  }
+  return out;
+}
+
+void make_key(const FlowRecord& r, const Dimensions& d, std::uint8_t set_index, FlowKey& k) noexcept {
+  k = FlowKey{};
+  k.set = set_index;
+  const std::uint32_t m = d.mask;
+  auto on = [m](Label l) { return (m >> static_cast<unsigned>(l)) & 1U; };
+  if (on(Label::src_addr)) {
+    k.src_addr = r.src_addr.bytes;
+    mask_address(k.src_addr, r.src_addr.family != 6, r.src_addr.family == 6 ? d.ipv6_prefix : d.ipv4_prefix);
+  }
+  if (on(Label::dst_addr)) {
+    k.dst_addr = r.dst_addr.bytes;
+    mask_address(k.dst_addr, r.dst_addr.family != 6, r.dst_addr.family == 6 ? d.ipv6_prefix : d.ipv4_prefix);
+  }
+  if (on(Label::exporter)) k.exporter = r.sampler_address.bytes;
+  if (on(Label::src_port)) k.src_port = r.src_port;
+  if (on(Label::dst_port)) k.dst_port = r.dst_port;
+  if (on(Label::protocol)) k.proto = r.proto;
+  if (on(Label::in_if)) k.in_if = r.in_if;
+  if (on(Label::out_if)) k.out_if = r.out_if;
+  if (on(Label::src_as)) k.src_as = r.src_as;
+  if (on(Label::dst_as)) k.dst_as = r.dst_as;
+  if (on(Label::direction)) k.direction = static_cast<std::uint8_t>(r.direction);
+}
+
+FlowKey overflow_key(std::uint8_t set_index) noexcept {
+  FlowKey k;
+  k.set = set_index;
+  k.overflow = 1;
+  return k;
+}
+
+std::string label_value(const FlowKey& k, Label l) {
+  if (k.overflow) return "other";
+  switch (l) {
+    case Label::src_addr: return core::to_string(to_ip(k.src_addr));
+    case Label::dst_addr: return core::to_string(to_ip(k.dst_addr));
+    case Label::exporter: return core::to_string(to_ip(k.exporter));
+    case Label::src_port: return std::to_string(k.src_port);
+    case Label::dst_port: return std::to_string(k.dst_port);
+    case Label::protocol: {
+      switch (k.proto) {
+        case 1: return "icmp";
+        case 6: return "tcp";
+        case 17: return "udp";
+        case 58: return "ipv6-icmp";
+        default: {
+          const protoent* p = getprotobynumber(k.proto);  // /etc/protocols names the rest
+          return p != nullptr ? p->p_name : std::to_string(k.proto);
+        }
+      }
+    }
+    case Label::in_if: return std::to_string(k.in_if);
+    case Label::out_if: return std::to_string(k.out_if);
+    case Label::src_as: return std::to_string(k.src_as);
+    case Label::dst_as: return std::to_string(k.dst_as);
+    case Label::direction: {
+      switch (static_cast<FlowDirection>(k.direction)) {
+        case FlowDirection::ingress: return "ingress";
+        case FlowDirection::egress: return "egress";
+        default: return "unknown";
+      }
+    }
+    case Label::count_: break;
+  }
+  return "";
+}
+
+}  // namespace flowpulse::engine

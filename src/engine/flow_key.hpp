@@ -1,0 +1,106 @@
+// What flows are aggregated by: the dimension sets of `metrics.dimensions` compiled into bit masks,
+// and FlowKey, a FlowRecord projected onto one set (labels not in the set are zero, addresses masked
+// to the set's prefix lengths). Keys are fixed-size PODs hashed and compared as bytes.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "config/config.hpp"
+#include "flowpulse/flow_record.hpp"
+
+namespace flowpulse::engine {
+
+enum class Label : std::uint8_t {
+  src_addr,
+  dst_addr,
+  src_port,
+  dst_port,
+  protocol,
+  in_if,
+  out_if,
+  exporter,
+  src_as,
+  dst_as,
+  direction,
+  count_
+};
+inline constexpr std::size_t label_count = static_cast<std::size_t>(Label::count_);
+const char* to_string(Label l) noexcept;
+
+struct Dimensions {
+  std::string name;
+  std::vector<Label> labels;  // in configured order (the order of the Prometheus labels)
+  std::uint32_t mask = 0;     // bit per Label
+  std::uint8_t ipv4_prefix = 32;
+  std::uint8_t ipv6_prefix = 128;
+
+  bool has(Label l) const noexcept { return (mask >> static_cast<unsigned>(l)) & 1U; }
+};
+
+// Compiles the configured sets; fails on labels this build cannot fill (enrichment labels before
+// the enrichment engine exists).
+core::Result<std::vector<Dimensions>> compile_dimensions(const std::vector<config::DimensionSet>& sets);
+
+struct FlowKey {
+  std::array<std::uint8_t, 16> src_addr{};  // IPv4-mapped for IPv4, as IpAddress stores it
+  std::array<std::uint8_t, 16> dst_addr{};
+  std::array<std::uint8_t, 16> exporter{};
+  std::uint32_t in_if = 0;
+  std::uint32_t out_if = 0;
+  std::uint32_t src_as = 0;
+  std::uint32_t dst_as = 0;
+  std::uint16_t src_port = 0;
+  std::uint16_t dst_port = 0;
+  std::uint8_t proto = 0;
+  std::uint8_t direction = 0;
+  std::uint8_t set = 0;       // index of the dimension set
+  std::uint8_t overflow = 0;  // 1: the "other" entry of the set (all labels read "other")
+
+  friend bool operator==(const FlowKey& a, const FlowKey& b) noexcept {
+    return std::memcmp(&a, &b, sizeof a) == 0;
+  }
+};
+static_assert(sizeof(FlowKey) == 72);
+static_assert(std::has_unique_object_representations_v<FlowKey>);
+
+struct Counters {
+  std::uint64_t bytes = 0;
+  std::uint64_t packets = 0;
+  std::uint64_t flows = 0;
+
+  Counters& operator+=(const Counters& o) noexcept {
+    bytes += o.bytes;
+    packets += o.packets;
+    flows += o.flows;
+    return *this;
+  }
+  friend bool operator==(const Counters&, const Counters&) = default;
+};
+
+// The key of `r` in dimension set `set_index`.
+void make_key(const FlowRecord& r, const Dimensions& d, std::uint8_t set_index, FlowKey& out) noexcept;
+
+// The overflow ("other") key of a set.
+FlowKey overflow_key(std::uint8_t set_index) noexcept;
+
+inline std::uint64_t hash_key(const FlowKey& k) noexcept {
+  std::uint64_t w[9];
+  std::memcpy(w, &k, sizeof k);
+  std::uint64_t h = 0x9e3779b97f4a7c15ULL;
+  for (std::uint64_t x : w) {
+    h ^= x;
+    h *= 0xbf58476d1ce4e5b9ULL;
+    h ^= h >> 31;
+  }
+  h *= 0x94d049bb133111ebULL;
+  return h ^ (h >> 29);
+}
+
+// The text of one label of a key, as exported ("other" for the overflow key).
+std::string label_value(const FlowKey& k, Label l);
+
+}  // namespace flowpulse::engine

@@ -1,0 +1,25 @@
+#include "engine/flow_table.hpp"
+
+#include <bit>
+#include <cstring>
+
+namespace flowpulse::engine {
+
+FlowTable::FlowTable(std::size_t capacity, std::size_t sets)
+    : capacity_(capacity),
+      // At most 3/4 full, so probe sequences stay short.
+      mask_(std::bit_ceil(capacity + capacity / 3 + 1) - 1),
+      tags_(new std::uint8_t[mask_ + 1]()),
+      entries_(new Entry[mask_ + 1]),
+      overflow_(sets) {
+  used_.reserve(capacity);
+}
+
+void FlowTable::clear() noexcept {
+  for (std::uint32_t i : used_) tags_[i] = 0;
+  used_.clear();
+  for (auto& o : overflow_) o = Counters{};
+  overflow_records_ = 0;
+}
+
+}  // namespace flowpulse::engine

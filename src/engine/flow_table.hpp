@@ -1,0 +1,112 @@
+// A worker's flow-table shard: fixed-capacity open addressing (linear probing, 8-bit tags checked
+// before keys), allocated once at start. When `capacity` keys are in it, further new keys go to
+// their set's overflow entry and are counted, so totals are never lost. The worker also writes its
+// cumulative counters into the shard when it hands it to the stats core (WorkerSnapshot), so the
+// stats core only ever reads shards no worker is writing.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "decode/decoder.hpp"
+#include "engine/flow_key.hpp"
+
+namespace flowpulse::engine {
+
+// Per listener, cumulative since start: every received datagram is either parsed or dropped
+// (by the reason of its first error), so received == parsed + sum(dropped).
+struct ListenerCounters {
+  std::uint64_t received = 0;
+  std::uint64_t received_bytes = 0;
+  std::uint64_t parsed = 0;
+  std::array<std::uint64_t, decode::drop_reason_count> dropped{};
+  std::uint64_t records = 0;
+  std::uint64_t receive_errors = 0;  // recvmmsg failures other than EAGAIN
+};
+
+// Batch processing time histogram bounds (seconds), shared by worker and exporter.
+inline constexpr double duration_bounds[] = {1e-6, 4e-6, 16e-6, 64e-6, 256e-6, 1e-3, 4e-3, 16e-3, 64e-3};
+inline constexpr std::size_t duration_buckets = std::size(duration_bounds) + 1;
+
+struct WorkerSnapshot {
+  std::vector<ListenerCounters> listeners;  // index = listener index in the config
+  decode::DecodeStats decode;               // sum over exporters
+  std::uint64_t templates = 0;
+  std::uint64_t table_overflow = 0;  // records that went to an overflow entry
+  Counters totals;                   // all records since start (independent of dimension sets)
+  std::array<std::uint64_t, duration_buckets> duration_counts{};
+  double duration_sum = 0;
+  std::uint64_t batches = 0;
+};
+
+class FlowTable {
+ public:
+  struct Entry {
+    FlowKey key;
+    Counters counters;
+  };
+
+  FlowTable(std::size_t capacity, std::size_t sets);
+
+  // Adds to the entry of `key` (hash = hash_key(key)), creating it if there is room, else to the
+  // set's overflow entry. Returns false when it overflowed.
+  bool add(const FlowKey& key, std::uint64_t hash, const Counters& c) noexcept {
+    std::size_t i = hash & mask_;
+    const std::uint8_t tag = static_cast<std::uint8_t>((hash >> 56) | 1U);  // never 0 (= empty)
+    for (;;) {
+      const std::uint8_t t = tags_[i];
+      if (t == tag && entries_[i].key == key) {
+        entries_[i].counters += c;
+        return true;
+      }
+      if (t == 0) break;
+      i = (i + 1) & mask_;
+    }
+    if (used_.size() == capacity_) {
+      overflow_[key.set] += c;
+      ++overflow_records_;
+      return false;
+    }
+    tags_[i] = tag;
+    entries_[i] = Entry{key, c};
+    used_.push_back(static_cast<std::uint32_t>(i));
+    return true;
+  }
+
+  void prefetch(std::uint64_t hash) const noexcept {
+    const std::size_t i = hash & mask_;
+    __builtin_prefetch(&tags_[i]);
+    __builtin_prefetch(&entries_[i]);
+  }
+
+  // Visits every entry, then every non-empty overflow entry (with its overflow key).
+  template <typename F>
+  void for_each(F&& f) const {
+    for (std::uint32_t i : used_) f(entries_[i].key, entries_[i].counters);
+    for (std::size_t s = 0; s < overflow_.size(); ++s) {
+      if (overflow_[s].flows != 0) f(overflow_key(static_cast<std::uint8_t>(s)), overflow_[s]);
+    }
+  }
+
+  // Empties the table in O(entries), not O(slots).
+  void clear() noexcept;
+
+  std::size_t size() const noexcept { return used_.size(); }
+  std::size_t capacity() const noexcept { return capacity_; }
+  std::uint64_t overflow_records() const noexcept { return overflow_records_; }
+
+  WorkerSnapshot snapshot;  // written by the worker at hand-over, read by the stats core
+
+ private:
+  std::size_t capacity_;
+  std::size_t mask_;
+  std::unique_ptr<std::uint8_t[]> tags_;
+  std::unique_ptr<Entry[]> entries_;
+  std::vector<std::uint32_t> used_;  // reserved to capacity: never reallocates
+  std::vector<Counters> overflow_;   // per set
+  std::uint64_t overflow_records_ = 0;
+};
+
+}  // namespace flowpulse::engine

@@ -1,0 +1,213 @@
+#include "engine/worker.hpp"
+
+#include <netinet/in.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "core/clock.hpp"
+#include "core/ip_address.hpp"
+#include "core/log.hpp"
+
+namespace flowpulse::engine {
+namespace {
+
+constexpr std::size_t max_datagram = 65536;
+constexpr int idle_wait_ms = 100;
+
+IpAddress source_address(const sockaddr_storage& ss, std::uint16_t& port) {
+  if (ss.ss_family == AF_INET) {
+    const auto* a = reinterpret_cast<const sockaddr_in*>(&ss);
+    port = ntohs(a->sin_port);
+    return IpAddress::v4_bytes(reinterpret_cast<const std::uint8_t*>(&a->sin_addr));
+  }
+  const auto* a = reinterpret_cast<const sockaddr_in6*>(&ss);
+  port = ntohs(a->sin6_port);
+  const auto* b = reinterpret_cast<const std::uint8_t*>(&a->sin6_addr);
+  // An IPv4 exporter on a dual-stack socket arrives IPv4-mapped: it is an IPv4 exporter.
+  if (IN6_IS_ADDR_V4MAPPED(&a->sin6_addr)) return IpAddress::v4_bytes(b + 12);
+  return IpAddress::v6_bytes(b);
+}
+
+}  // namespace
+
+Worker::Worker(unsigned id, const WorkerSettings& settings)
+    : id_(id),
+      settings_(settings),
+      decoder_(settings.limits),
+      initial_table_(std::make_unique<FlowTable>(settings.table_capacity, settings.dimensions.size())),
+      active_(initial_table_.get()),
+      listeners_(settings.listeners.size()) {
+  for (const auto& l : settings.listeners) hints_.push_back(l.protocol);
+  const std::size_t n = settings.batch_size;
+  buffers_.resize(n * max_datagram);
+  msgs_.resize(n);
+  iovecs_.resize(n);
+  names_.resize(n);
+}
+
+core::Result<std::unique_ptr<Worker>> Worker::create(unsigned id, const WorkerSettings& settings) {
+  std::unique_ptr<Worker> w(new Worker(id, settings));
+  w->epoll_fd_ = epoll_create1(EPOLL_CLOEXEC);
+  w->wake_fd_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+  if (w->epoll_fd_ < 0 || w->wake_fd_ < 0) return core::Error{std::string("worker: ") + std::strerror(errno)};
+  epoll_event ev{};
+  ev.events = EPOLLIN;
+  ev.data.u64 = UINT64_MAX;
+  epoll_ctl(w->epoll_fd_, EPOLL_CTL_ADD, w->wake_fd_, &ev);
+  for (std::size_t i = 0; i < settings.listeners.size(); ++i) {
+    auto s = io::UdpSocket::open(settings.listeners[i], true);
+    if (!s) return core::Error{s.error()};
+    ev.data.u64 = i;
+    if (epoll_ctl(w->epoll_fd_, EPOLL_CTL_ADD, s->fd(), &ev) != 0) {
+      return core::Error{std::string("worker: epoll_ctl: ") + std::strerror(errno)};
+    }
+    w->sockets_.push_back(std::move(s).value());
+  }
+  return w;
+}
+
+Worker::~Worker() {
+  stop();
+  if (epoll_fd_ >= 0) ::close(epoll_fd_);
+  if (wake_fd_ >= 0) ::close(wake_fd_);
+}
+
+void Worker::start() {
+  thread_ = std::jthread([this](std::stop_token st) { run(st); });
+}
+
+void Worker::stop() {
+  if (!thread_.joinable()) return;
+  thread_.request_stop();
+  const std::uint64_t one = 1;
+  (void)!::write(wake_fd_, &one, sizeof one);
+  thread_.join();
+}
+
+void Worker::request_swap(FlowTable* spare) noexcept {
+  swap_request_.store(spare, std::memory_order_release);
+  const std::uint64_t one = 1;
+  (void)!::write(wake_fd_, &one, sizeof one);
+}
+
+void Worker::fill_snapshot(WorkerSnapshot& s) {
+  s.listeners = listeners_;  // sized at start: the copy reuses the snapshot's storage after the first tick
+  s.decode = decoder_.total();
+  s.templates = decoder_.templates().template_count();
+  s.table_overflow = overflow_records_;
+  s.duration_counts = duration_counts_;
+  s.duration_sum = duration_sum_;
+  s.batches = batches_;
+  s.totals = totals_;
+}
+
+void Worker::poll_swap() noexcept {
+  FlowTable* spare = swap_request_.exchange(nullptr, std::memory_order_acq_rel);
+  if (spare == nullptr) return;
+  decoder_.expire_pending(core::realtime_ns());
+  overflow_records_ += active_->overflow_records();
+  fill_snapshot(active_->snapshot);
+  retired_.store(active_, std::memory_order_release);
+  active_ = spare;
+}
+
+void Worker::run(std::stop_token stop) {
+  std::array<epoll_event, 16> events;
+  while (!stop.stop_requested()) {
+    const int n = epoll_wait(epoll_fd_, events.data(), static_cast<int>(events.size()), idle_wait_ms);
+    for (int i = 0; i < n; ++i) {
+      if (events[i].data.u64 == UINT64_MAX) {
+        std::uint64_t v;
+        (void)!::read(wake_fd_, &v, sizeof v);
+        continue;
+      }
+      receive(static_cast<std::size_t>(events[i].data.u64));
+      poll_swap();
+    }
+    poll_swap();
+  }
+}
+
+void Worker::receive(std::size_t listener) {
+  const std::size_t n = msgs_.size();
+  for (std::size_t i = 0; i < n; ++i) {
+    iovecs_[i] = {buffers_.data() + i * max_datagram, max_datagram};
+    msgs_[i].msg_hdr = msghdr{};
+    msgs_[i].msg_hdr.msg_iov = &iovecs_[i];
+    msgs_[i].msg_hdr.msg_iovlen = 1;
+    msgs_[i].msg_hdr.msg_name = &names_[i];
+    msgs_[i].msg_hdr.msg_namelen = sizeof(sockaddr_storage);
+  }
+  const int got =
+      recvmmsg(sockets_[listener].fd(), msgs_.data(), static_cast<unsigned>(n), MSG_DONTWAIT, nullptr);
+  if (got <= 0) {
+    if (got < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
+      ++listeners_[listener].receive_errors;
+      log::limited(log::Level::error, "receive_error", std::to_string(sockets_[listener].port()),
+                   "recvmmsg failed", {{"error", std::strerror(errno)}});
+    }
+    return;
+  }
+  const std::uint64_t t0 = core::monotonic_ns();
+  const std::uint64_t now = core::realtime_ns();
+  for (int i = 0; i < got; ++i) {
+    decode::Datagram dg;
+    dg.data = buffers_.data() + static_cast<std::size_t>(i) * max_datagram;
+    dg.size = msgs_[i].msg_len;
+    dg.exporter = source_address(names_[i], dg.exporter_port);
+    dg.time_received_ns = now;
+    handle_datagram(listener, dg);
+  }
+  const double seconds = static_cast<double>(core::monotonic_ns() - t0) / 1e9;
+  std::size_t b = 0;
+  while (b < std::size(duration_bounds) && seconds > duration_bounds[b]) ++b;
+  ++duration_counts_[b];
+  duration_sum_ += seconds;
+  ++batches_;
+}
+
+void Worker::handle_datagram(std::size_t listener, const decode::Datagram& dg) noexcept {
+  ListenerCounters& lc = listeners_[listener];
+  ++lc.received;
+  lc.received_bytes += dg.size;
+  const std::uint64_t records_before = active_records_;
+  std::optional<decode::DropReason> error;
+  {
+    decode::RecordWriter writer(*this);
+    error = decoder_.decode(dg, writer, hints_[listener]);
+  }  // the writer flushes here, into the active table
+  lc.records += active_records_ - records_before;
+  if (error) {
+    ++lc.dropped[static_cast<std::size_t>(*error)];
+  } else {
+    ++lc.parsed;
+  }
+}
+
+void Worker::on_records(std::span<const FlowRecord> records) {
+  active_records_ += records.size();
+  FlowTable& table = *active_;
+  for (std::size_t s = 0; s < settings_.dimensions.size(); ++s) {
+    const Dimensions& d = settings_.dimensions[s];
+    // Keys and hashes for the whole batch first, prefetching their slots, then the adds.
+    for (std::size_t i = 0; i < records.size(); ++i) {
+      make_key(records[i], d, static_cast<std::uint8_t>(s), keys_[i]);
+      hashes_[i] = hash_key(keys_[i]);
+      table.prefetch(hashes_[i]);
+    }
+    for (std::size_t i = 0; i < records.size(); ++i) {
+      table.add(keys_[i], hashes_[i], Counters{records[i].bytes, records[i].packets, 1});
+    }
+  }
+  for (const FlowRecord& r : records) {
+    totals_.bytes += r.bytes;
+    totals_.packets += r.packets;
+    totals_.flows += 1;
+  }
+}
+
+}  // namespace flowpulse::engine

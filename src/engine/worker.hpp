@@ -1,0 +1,101 @@
+// A run-to-completion collector worker (one thread): it owns one SO_REUSEPORT socket per listener,
+// its template cache (FlowDecoder) and its flow-table shard. Loop: wait on its sockets, receive a
+// batch with recvmmsg, decode each datagram, add the records into the active shard. Nothing on this
+// path is shared, locked or allocated.
+//
+// Hand-over (no lock on the worker side): the stats core stores a clean spare table in
+// `swap_request_` and pokes the worker's eventfd; at the next batch boundary the worker copies its
+// cumulative counters into the active table's snapshot, publishes it in `retired_`, and carries on
+// with the spare. The stats core reads only retired tables.
+#pragma once
+
+#include <sys/socket.h>
+
+#include <atomic>
+#include <memory>
+#include <optional>
+#include <stop_token>
+#include <thread>
+#include <vector>
+
+#include "decode/flow_decoder.hpp"
+#include "engine/flow_table.hpp"
+#include "io/udp_socket.hpp"
+
+namespace flowpulse::engine {
+
+struct WorkerSettings {
+  std::vector<config::Listener> listeners;
+  std::vector<Dimensions> dimensions;
+  decode::Limits limits;
+  std::uint32_t batch_size = 64;
+  std::uint32_t table_capacity = 65536;
+};
+
+class Worker final : public decode::RecordSink {
+ public:
+  // Opens the worker's sockets (SO_REUSEPORT on every listener's address and port).
+  static core::Result<std::unique_ptr<Worker>> create(unsigned id, const WorkerSettings& settings);
+  ~Worker() override;
+
+  void start();
+  void stop();  // joins the thread
+
+  // Stats core side of the hand-over.
+  void request_swap(FlowTable* spare) noexcept;
+  FlowTable* take_retired() noexcept { return retired_.exchange(nullptr, std::memory_order_acquire); }
+
+  unsigned id() const noexcept { return id_; }
+  const std::vector<io::UdpSocket>& sockets() const noexcept { return sockets_; }
+
+  // Decodes one datagram received on listener `listener` into the active table (the receive loop
+  // calls it; replay tools may too, on a worker that is not started).
+  void handle_datagram(std::size_t listener, const decode::Datagram& dg) noexcept;
+  // Runs the hand-over check now (for workers driven without their thread).
+  void poll_swap() noexcept;
+
+  // decode::RecordSink
+  void on_records(std::span<const FlowRecord> records) override;
+
+ private:
+  Worker(unsigned id, const WorkerSettings& settings);
+  void run(std::stop_token stop);
+  void receive(std::size_t listener);
+  void fill_snapshot(WorkerSnapshot& s);
+
+  unsigned id_;
+  WorkerSettings settings_;
+  std::vector<io::UdpSocket> sockets_;
+  int epoll_fd_ = -1;
+  int wake_fd_ = -1;
+  decode::FlowDecoder decoder_;
+  std::vector<std::optional<decode::Protocol>> hints_;  // per listener
+
+  std::unique_ptr<FlowTable> initial_table_;
+  FlowTable* active_;
+  std::atomic<FlowTable*> swap_request_{nullptr};
+  std::atomic<FlowTable*> retired_{nullptr};
+
+  // Cumulative counters, copied into each retired table.
+  std::vector<ListenerCounters> listeners_;
+  std::uint64_t overflow_records_ = 0;
+  std::uint64_t active_records_ = 0;  // records added (into any table) since start
+  Counters totals_;                   // every record's bytes, packets and one flow, since start
+  std::array<std::uint64_t, duration_buckets> duration_counts_{};
+  double duration_sum_ = 0;
+  std::uint64_t batches_ = 0;
+
+  // recvmmsg state, allocated once.
+  std::vector<std::uint8_t> buffers_;
+  std::vector<mmsghdr> msgs_;
+  std::vector<iovec> iovecs_;
+  std::vector<sockaddr_storage> names_;
+
+  // Key scratch for one record batch.
+  std::array<FlowKey, decode::RecordWriter::batch> keys_;
+  std::array<std::uint64_t, decode::RecordWriter::batch> hashes_;
+
+  std::jthread thread_;
+};
+
+}  // namespace flowpulse::engine

@@ -1,0 +1,213 @@
+#include "export/flow_metrics.hpp"
+
+#include <cmath>
+
+#include "export/metrics.hpp"
+
+namespace flowpulse::exporting {
+namespace {
+
+using prometheus::ClientMetric;
+using prometheus::MetricFamily;
+using prometheus::MetricType;
+
+MetricFamily family(const config::Metrics& s, std::string_view base, std::string help, MetricType type) {
+  MetricFamily f;
+  f.name = metric_name(s, base);
+  f.help = std::move(help);
+  f.type = type;
+  return f;
+}
+
+ClientMetric value_metric(MetricType type, double v, std::vector<ClientMetric::Label> labels) {
+  ClientMetric m;
+  m.label = std::move(labels);
+  if (type == MetricType::Counter) {
+    m.counter.value = v;
+  } else {
+    m.gauge.value = v;
+  }
+  return m;
+}
+
+// The labels of one flow series: its dimension set, then the set's labels in configured order.
+std::vector<ClientMetric::Label> series_labels(const engine::FlowKey& k,
+                                               const std::vector<engine::Dimensions>& dims) {
+  std::vector<ClientMetric::Label> out;
+  const engine::Dimensions& d = dims[k.set];
+  out.push_back({"dimension_set", d.name});
+  for (engine::Label l : d.labels) out.push_back({engine::to_string(l), engine::label_value(k, l)});
+  return out;
+}
+
+}  // namespace
+
+FlowMetrics::FlowMetrics(const config::Metrics& settings, const engine::Collector& collector)
+    : settings_(settings), collector_(collector) {
+  for (const auto& l : collector.listeners())
+    listener_names_.push_back(endpoint_url(l.address, l.port, "").substr(7));
+  for (auto w : settings.windows_ns) window_names_.push_back(config::format_duration(w));
+}
+
+std::vector<MetricFamily> FlowMetrics::Collect() const {
+  const auto snap = collector_.snapshot();
+  const auto& dims = collector_.dimensions();
+  const auto& s = settings_;
+  std::vector<MetricFamily> out;
+
+  // Flow counters by label set.
+  MetricFamily flows =
+      family(s, "flow_flows_total", "Flow records received, by label set", MetricType::Counter);
+  MetricFamily bytes =
+      family(s, "flow_bytes_total", "Bytes the flows carried (scaled by sampling rate)", MetricType::Counter);
+  MetricFamily packets = family(s, "flow_packets_total",
+                                "Packets the flows carried (scaled by sampling rate)", MetricType::Counter);
+  for (const auto& series : snap->totals) {
+    auto labels = series_labels(series.key, dims);
+    flows.metric.push_back(
+        value_metric(MetricType::Counter, static_cast<double>(series.counters.flows), labels));
+    bytes.metric.push_back(
+        value_metric(MetricType::Counter, static_cast<double>(series.counters.bytes), labels));
+    packets.metric.push_back(
+        value_metric(MetricType::Counter, static_cast<double>(series.counters.packets), std::move(labels)));
+  }
+
+  // Bandwidth per window and label set; window totals.
+  MetricFamily bw = family(s, "flow_bandwidth_bytes_per_second",
+                           "Mean bytes per second over the window, by label set", MetricType::Gauge);
+  MetricFamily bwp = family(s, "flow_bandwidth_packets_per_second",
+                            "Mean packets per second over the window, by label set", MetricType::Gauge);
+  MetricFamily bps = family(s, "flow_bandwidth_bps", "Mean bits per second over the window, by label set",
+                            MetricType::Gauge);
+  MetricFamily wb = family(s, "flow_window_bytes", "Bytes in the window", MetricType::Gauge);
+  MetricFamily wp = family(s, "flow_window_packets", "Packets in the window", MetricType::Gauge);
+  MetricFamily wf = family(s, "flow_window_flows", "Flow records in the window", MetricType::Gauge);
+  for (std::size_t i = 0; i < snap->windows.size() && i < window_names_.size(); ++i) {
+    const auto& w = snap->windows[i];
+    const std::string& name = window_names_[i];
+    const double secs = static_cast<double>(w.top_covered_ns) / 1e9;
+    for (const auto& series : w.top) {
+      auto labels = series_labels(series.key, dims);
+      labels.insert(labels.begin(), {"window", name});
+      const double rate = static_cast<double>(series.counters.bytes) / secs;
+      bw.metric.push_back(value_metric(MetricType::Gauge, rate, labels));
+      if (s.bandwidth_bps) bps.metric.push_back(value_metric(MetricType::Gauge, rate * 8, labels));
+      bwp.metric.push_back(value_metric(
+          MetricType::Gauge, static_cast<double>(series.counters.packets) / secs, std::move(labels)));
+    }
+    wb.metric.push_back(
+        value_metric(MetricType::Gauge, static_cast<double>(w.total.bytes), {{"window", name}}));
+    wp.metric.push_back(
+        value_metric(MetricType::Gauge, static_cast<double>(w.total.packets), {{"window", name}}));
+    wf.metric.push_back(
+        value_metric(MetricType::Gauge, static_cast<double>(w.total.flows), {{"window", name}}));
+  }
+
+  // Health.
+  MetricFamily received =
+      family(s, "flow_received_packets_total", "Datagrams received, by listener", MetricType::Counter);
+  MetricFamily received_bytes = family(s, "flow_received_bytes_total",
+                                       "Datagram payload bytes received, by listener", MetricType::Counter);
+  MetricFamily parsed_packets =
+      family(s, "flow_parsed_packets_total", "Datagrams decoded without error (received = parsed + dropped)",
+             MetricType::Counter);
+  MetricFamily dropped_packets =
+      family(s, "flow_dropped_packets_total",
+             "Datagrams with a decoding error, by the reason of the first one", MetricType::Counter);
+  MetricFamily parsed =
+      family(s, "flow_parsed_records_total", "Flow records decoded, by listener", MetricType::Counter);
+  MetricFamily kernel = family(s, "flow_kernel_drops_total",
+                               "Datagrams the kernel dropped before flowpulse read them (socket buffer full)",
+                               MetricType::Counter);
+  MetricFamily recv_errors =
+      family(s, "flow_receive_errors_total", "Socket receive errors, by listener", MetricType::Counter);
+  for (std::size_t l = 0; l < snap->listeners.size() && l < listener_names_.size(); ++l) {
+    const auto& lc = snap->listeners[l];
+    const std::vector<ClientMetric::Label> labels = {
+        {"listener", listener_names_[l]},
+        {"protocol", decode::to_string(collector_.listeners()[l].protocol)}};
+    received.metric.push_back(value_metric(MetricType::Counter, static_cast<double>(lc.received), labels));
+    received_bytes.metric.push_back(
+        value_metric(MetricType::Counter, static_cast<double>(lc.received_bytes), labels));
+    parsed_packets.metric.push_back(
+        value_metric(MetricType::Counter, static_cast<double>(lc.parsed), labels));
+    parsed.metric.push_back(value_metric(MetricType::Counter, static_cast<double>(lc.records), labels));
+    recv_errors.metric.push_back(
+        value_metric(MetricType::Counter, static_cast<double>(lc.receive_errors), labels));
+    kernel.metric.push_back(
+        value_metric(MetricType::Counter,
+                     l < snap->kernel_drops.size() ? static_cast<double>(snap->kernel_drops[l]) : 0, labels));
+    for (std::size_t r = 0; r < decode::drop_reason_count; ++r) {
+      if (lc.dropped[r] == 0) continue;
+      auto with_reason = labels;
+      with_reason.push_back({"reason", decode::to_string(static_cast<decode::DropReason>(r))});
+      dropped_packets.metric.push_back(
+          value_metric(MetricType::Counter, static_cast<double>(lc.dropped[r]), std::move(with_reason)));
+    }
+  }
+  MetricFamily dropped = family(s, "flow_dropped_records_total",
+                                "Records, sets or samples not decoded, by reason", MetricType::Counter);
+  for (std::size_t r = 0; r < decode::drop_reason_count; ++r) {
+    dropped.metric.push_back(
+        value_metric(MetricType::Counter, static_cast<double>(snap->decode.errors[r]),
+                     {{"reason", decode::to_string(static_cast<decode::DropReason>(r))}}));
+  }
+  MetricFamily queue =
+      family(s, "flow_worker_queue_length", "Bytes waiting in the worker's sockets", MetricType::Gauge);
+  MetricFamily templates =
+      family(s, "flow_templates", "NetFlow v9/IPFIX templates cached, by worker", MetricType::Gauge);
+  MetricFamily entries =
+      family(s, "flow_table_entries", "Entries in the worker's last flow-table shard", MetricType::Gauge);
+  for (const auto& w : snap->workers) {
+    const std::vector<ClientMetric::Label> labels = {{"worker", std::to_string(w.id)}};
+    queue.metric.push_back(value_metric(MetricType::Gauge, static_cast<double>(w.queue_bytes), labels));
+    templates.metric.push_back(value_metric(MetricType::Gauge, static_cast<double>(w.templates), labels));
+    entries.metric.push_back(value_metric(MetricType::Gauge, static_cast<double>(w.table_entries), labels));
+  }
+  MetricFamily overflow =
+      family(s, "flow_table_overflow_total",
+             "Records added to a set's overflow entry because the shard was full (still in the totals)",
+             MetricType::Counter);
+  overflow.metric.push_back(value_metric(MetricType::Counter, static_cast<double>(snap->table_overflow), {}));
+
+  MetricFamily duration = family(s, "flow_processing_duration_seconds",
+                                 "Time to decode and aggregate one received batch", MetricType::Histogram);
+  ClientMetric h;
+  std::uint64_t cumulative = 0;
+  for (std::size_t b = 0; b < engine::duration_buckets; ++b) {
+    cumulative += snap->duration_counts[b];
+    const double bound = b < std::size(engine::duration_bounds) ? engine::duration_bounds[b] : INFINITY;
+    h.histogram.bucket.push_back({cumulative, bound});
+  }
+  h.histogram.sample_count = cumulative;
+  h.histogram.sample_sum = snap->duration_sum;
+  duration.metric.push_back(std::move(h));
+
+  for (MetricFamily* f : {&flows,
+                          &bytes,
+                          &packets,
+                          &bw,
+                          &bwp,
+                          &wb,
+                          &wp,
+                          &wf,
+                          &received,
+                          &received_bytes,
+                          &parsed_packets,
+                          &dropped_packets,
+                          &parsed,
+                          &kernel,
+                          &recv_errors,
+                          &dropped,
+                          &queue,
+                          &templates,
+                          &entries,
+                          &overflow,
+                          &duration}) {
+    out.push_back(std::move(*f));
+  }
+  if (s.bandwidth_bps) out.push_back(std::move(bps));
+  return out;
+}
+
+}  // namespace flowpulse::exporting
