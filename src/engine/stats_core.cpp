@@ -159,17 +159,15 @@ void StatsCore::publish(std::uint64_t now_ns) {
   for (const auto& [k, c] : slice_) cumulative_[k] += c;
   truncate(cumulative_, nullptr);
 
+  // The slice covers [now - tick, now). A bucket covers bucket_ns from open_start_ns; roll before
+  // adding when the slice starts past the open bucket.
+  const std::uint64_t slice_start = now_ns - std::min(now_ns, settings_.tick_ns);
   for (Window& w : windows_) {
-    if (w.open_start_ns == 0) w.open_start_ns = now_ns;
-    for (const auto& [k, c] : slice_) {
-      w.open[k] += c;
-      w.running[k] += c;
-    }
-    truncate(w.open, &w.running);
-    if (now_ns - w.open_start_ns >= w.bucket_ns) {
+    if (w.open_start_ns == 0) w.open_start_ns = slice_start;
+    if (slice_start >= w.open_start_ns + w.bucket_ns) {
       w.closed.push_back(std::move(w.open));
       w.open = SeriesMap{};
-      w.open_start_ns = now_ns;
+      w.open_start_ns = slice_start;
       while (w.closed.size() > w.buckets) {
         for (const auto& [k, c] : w.closed.front()) {
           auto it = w.running.find(k);
@@ -179,6 +177,11 @@ void StatsCore::publish(std::uint64_t now_ns) {
         w.closed.pop_front();
       }
     }
+    for (const auto& [k, c] : slice_) {
+      w.open[k] += c;
+      w.running[k] += c;
+    }
+    truncate(w.open, &w.running);
   }
   slice_.clear();
 
@@ -228,7 +231,7 @@ void StatsCore::publish(std::uint64_t now_ns) {
   for (const Window& w : windows_) {
     WindowSnapshot ws;
     ws.length_ns = w.length_ns;
-    ws.covered_ns = std::min(w.length_ns, std::max<std::uint64_t>(now_ns - start_ns_, settings_.tick_ns));
+    ws.covered_ns = std::min(w.length_ns, now_ns - start_ns_ + settings_.tick_ns);
     // The cumulative totals as they were one window ago (or at start: zero).
     Counters before;
     for (auto it = history_.rbegin(); it != history_.rend(); ++it) {
@@ -240,9 +243,7 @@ void StatsCore::publish(std::uint64_t now_ns) {
     ws.total = snap->all;
     subtract(ws.total, before);
     ws.top = top(w.running);
-    ws.top_covered_ns = std::min(std::max<std::uint64_t>(now_ns - start_ns_, settings_.tick_ns),
-                                 w.closed.size() * w.bucket_ns + (now_ns - w.open_start_ns));
-    if (ws.top_covered_ns == 0) ws.top_covered_ns = settings_.tick_ns;
+    ws.top_covered_ns = w.closed.size() * w.bucket_ns + (now_ns - w.open_start_ns);
     snap->windows.push_back(std::move(ws));
   }
   snap->totals = top(cumulative_);
