@@ -4,6 +4,8 @@
 #include <signal.h>
 #include <sys/socket.h>
 
+#include <regex>
+#include <set>
 #include <thread>
 
 #include "test_support.hpp"
@@ -93,6 +95,39 @@ TEST_F(WithPrometheus, PromtoolFindsNothingToSay) {
   auto check = test::run({"sh", "-c", "promtool check metrics < " + (dir_ / "metrics.txt").string()});
   EXPECT_EQ(check.code, 0) << check.out << check.err;
   EXPECT_EQ(check.out + check.err, "");
+}
+
+TEST_F(WithPrometheus, ExampleRulesAreValid) {
+  auto check = test::run(
+      {"promtool", "check", "rules", (test::source_root() / "config/prometheus/rules.yml").string()});
+  EXPECT_EQ(check.code, 0) << check.out << check.err;
+  EXPECT_NE(check.out.find("SUCCESS"), std::string::npos) << check.out;
+}
+
+// Every flowpulse metric the examples use (queries, rules, dashboard) is one flowpulse serves, so
+// the examples cannot drift from the code.
+TEST_F(WithPrometheus, ExamplesUseOnlyMetricsFlowpulseServes) {
+  auto r = test::http_get("127.0.0.1", metrics_port_, "/metrics");
+  ASSERT_EQ(r.status, 200);
+  auto e = test::parse_exposition(r.body);
+  ASSERT_TRUE(e);
+  std::set<std::string> served;
+  for (const auto& [name, type] : e->types) served.insert(name);
+  // A metric name, not part of a recording rule's name (level:metric:operations).
+  const std::regex metric(R"((?:^|[^:a-z_])(flow_[a-z_]+|flowpulse_[a-z_]+)(?![:a-z_]))");
+  std::size_t checked = 0;
+  for (const char* file :
+       {"config/prometheus/queries.md", "config/prometheus/rules.yml", "config/grafana/flowpulse.json"}) {
+    const std::string text = test::read_text(test::source_root() / file);
+    for (auto it = std::sregex_iterator(text.begin(), text.end(), metric); it != std::sregex_iterator();
+         ++it) {
+      std::string name = (*it)[1];
+      if (name.ends_with("_bucket")) name.resize(name.size() - 7);
+      ++checked;
+      EXPECT_TRUE(served.count(name)) << file << " uses " << name << ", which /metrics does not serve";
+    }
+  }
+  EXPECT_GT(checked, 20u);
 }
 
 }  // namespace
