@@ -17,7 +17,7 @@ for log in results.rglob("meson-testlog.json"):
     reported = {p.stem for p in log.parent.glob("*.xml")}
     for line in log.read_text().splitlines():
         entry = json.loads(line)
-        exe = pathlib.Path(entry["cmd"][0]).name
+        exe = pathlib.Path(entry["command"][0]).name
         xml = log.parent / f"{exe}.xml"
         ok = entry["result"] in ("OK", "EXPECTEDFAIL")
         if entry["result"] == "SKIP":
