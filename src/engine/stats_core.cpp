@@ -223,6 +223,14 @@ void StatsCore::publish(std::uint64_t now_ns) {
     }
   }
 
+  if (snap->table_overflow > last_overflow_) {
+    log::limited(log::Level::warn, "table_full", "flow_table",
+                 "flow-table shards are full; records go to the overflow entry (totals stay exact)",
+                 {{"records", snap->table_overflow - last_overflow_},
+                  {"hint", "raise performance.table_capacity or mask addresses"}});
+  }
+  last_overflow_ = snap->table_overflow;
+
   history_.emplace_back(now_ns, snap->all);
   const std::uint64_t longest = settings_.windows_ns.empty() ? 0
                                                              : *std::max_element(settings_.windows_ns.begin(),

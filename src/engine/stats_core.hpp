@@ -116,6 +116,7 @@ class StatsCore {
   std::uint64_t ticks_ = 0;
   std::vector<WorkerSnapshot> last_;  // the latest snapshot of each worker (cumulative counters)
   std::vector<std::uint64_t> last_entries_;
+  std::uint64_t last_overflow_ = 0;
 
   std::atomic<std::shared_ptr<const Snapshot>> snapshot_;
 };
