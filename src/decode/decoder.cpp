@@ -1,5 +1,7 @@
 #include "decode/decoder.hpp"
 
+#include "core/ip_address.hpp"
+
 namespace flowpulse::decode {
 
 namespace {
@@ -23,6 +25,14 @@ const char* to_string(Protocol p) noexcept {
 const char* to_string(DropReason r) noexcept {
   auto i = static_cast<std::size_t>(r);
   return i < drop_reason_count ? reason_names[i] : "unknown";
+}
+
+void log_drop(const IpAddress& exporter, std::string_view kind, std::string_view message,
+              log::Fields fields) {
+  if (!log::enabled(log::Level::warn)) return;
+  char addr[48];
+  const std::size_t n = core::format_ip(exporter, addr);
+  log::limited(log::Level::warn, kind, std::string_view(addr, n), message, fields);
 }
 
 std::uint64_t DecodeStats::total_errors() const noexcept {

@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <span>
 
+#include "core/log.hpp"
 #include "flowpulse/flow_record.hpp"
 
 namespace flowpulse::decode {
@@ -32,6 +33,11 @@ enum class DropReason : std::uint8_t {
 };
 inline constexpr std::size_t drop_reason_count = static_cast<std::size_t>(DropReason::count_);
 const char* to_string(DropReason r) noexcept;
+
+// Logs a rejection, rate-limited per (kind, exporter): the one way every decoder reports what it
+// drops besides counting it.
+void log_drop(const IpAddress& exporter, std::string_view kind, std::string_view message,
+              log::Fields fields = {});
 
 // Limits against hostile input; config `decode:` sets them.
 struct Limits {

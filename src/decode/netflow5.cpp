@@ -14,10 +14,7 @@ using core::load_be16;
 using core::load_be32;
 
 void log_error(const Datagram& dg, std::string_view kind, std::string_view message, std::uint64_t value) {
-  if (!log::enabled(log::Level::warn)) return;
-  std::array<char, 48> addr{};
-  const std::size_t n = core::format_ip(dg.exporter, addr.data());
-  log::limited(log::Level::warn, kind, std::string_view(addr.data(), n), message, {{"value", value}});
+  log_drop(dg.exporter, kind, message, {{"value", value}});
 }
 
 // The time `ms_since_boot` as ns since the epoch. The difference to the header's sysUpTime is taken

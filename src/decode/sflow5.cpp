@@ -381,6 +381,13 @@ bool decode_counter_sample(Bytes sample, bool expanded, const Datagram& dg, cons
   return true;
 }
 
+// Counts and logs one rejection (rate-limited per kind and agent).
+void reject(const Datagram& dg, DecodeStats& stats, DropReason why, std::string_view kind,
+            std::string_view message, std::uint64_t value) {
+  stats.count(why);
+  log_drop(dg.exporter, kind, message, {{"value", value}});
+}
+
 }  // namespace
 
 void decode_sflow5(const Datagram& dg, RecordWriter& out, DecodeStats& stats) noexcept {
@@ -388,11 +395,13 @@ void decode_sflow5(const Datagram& dg, RecordWriter& out, DecodeStats& stats) no
   WireReader r(dg.data, dg.size);
   const std::uint32_t version = r.u32();
   if (!r.ok()) {
-    stats.count(DropReason::truncated);
+    reject(dg, stats, DropReason::truncated, "sflow_truncated", "sFlow datagram shorter than its version",
+           dg.size);
     return;
   }
   if (version != sflow5::version) {
-    stats.count(version == 2 || version == 4 ? DropReason::unsupported : DropReason::bad_version);
+    reject(dg, stats, version == 2 || version == 4 ? DropReason::unsupported : DropReason::bad_version,
+           "sflow_bad_version", "not an sFlow v5 datagram", version);
     return;
   }
   IpAddress agent;
@@ -402,11 +411,11 @@ void decode_sflow5(const Datagram& dg, RecordWriter& out, DecodeStats& stats) no
   r.u32();  // uptime
   const std::uint32_t sample_count = r.u32();
   if (!r.ok()) {
-    stats.count(DropReason::truncated);
+    reject(dg, stats, DropReason::truncated, "sflow_truncated", "sFlow datagram header cut short", dg.size);
     return;
   }
   if (!agent_ok) {  // an address type we do not know: nothing after it can be framed
-    stats.count(DropReason::bad_sample);
+    reject(dg, stats, DropReason::bad_sample, "sflow_bad_agent", "unknown agent address type", 0);
     return;
   }
 
@@ -420,7 +429,8 @@ void decode_sflow5(const Datagram& dg, RecordWriter& out, DecodeStats& stats) no
     const std::uint32_t format = r.u32();
     const std::uint32_t length = r.u32();
     if (!r.ok() || length > r.remaining()) {  // fewer samples than announced, or one cut short
-      stats.count(DropReason::truncated);
+      reject(dg, stats, DropReason::truncated, "sflow_truncated", "sample runs past the end of the datagram",
+             i);
       return;
     }
     bool aligned = true;
@@ -439,11 +449,12 @@ void decode_sflow5(const Datagram& dg, RecordWriter& out, DecodeStats& stats) no
         break;
       default:
         if (ok) {
-          stats.count(DropReason::unsupported);
+          reject(dg, stats, DropReason::unsupported, "sflow_unsupported_sample", "sample format not decoded",
+                 format);
           continue;
         }
     }
-    if (!ok) stats.count(DropReason::bad_sample);
+    if (!ok) reject(dg, stats, DropReason::bad_sample, "sflow_bad_sample", "malformed sample", format);
   }
 }
 

@@ -571,11 +571,8 @@ struct TemplateDecoder::Impl {
 
   static void log_error(const SetContext& c, std::string_view kind, std::string_view message,
                         std::uint64_t value) {
-    if (!log::enabled(log::Level::warn)) return;
-    std::array<char, 48> addr{};
-    const std::size_t n = core::format_ip(*c.exporter, addr.data());
-    log::limited(log::Level::warn, kind, std::string_view(addr.data(), n), message,
-                 {{"version", static_cast<unsigned>(c.version)}, {"domain", c.domain}, {"value", value}});
+    log_drop(*c.exporter, kind, message,
+             {{"version", static_cast<unsigned>(c.version)}, {"domain", c.domain}, {"value", value}});
   }
 
   void decode(const Datagram& dg, RecordWriter& out, DecodeStats& stats);

@@ -79,7 +79,9 @@ TEST(FlowTable, MergesKeysAndOverflowsWithoutLosingTotals) {
     seen += c;
     ++entries;
     saw_overflow |= k.overflow != 0;
-    if (!k.overflow) EXPECT_EQ(c.flows, 3u);  // each kept key merged its three records
+    if (!k.overflow) {
+      EXPECT_EQ(c.flows, 3u);  // each kept key merged its three records
+    }
   });
   EXPECT_EQ(seen, added);
   EXPECT_EQ(entries, 9u);
