@@ -1074,6 +1074,10 @@ std::size_t TemplateDecoder::expire_pending(std::uint64_t now_ns, DecodeStats& s
 }
 
 std::size_t TemplateDecoder::template_count() const noexcept { return impl_->templates.size(); }
+std::size_t TemplateDecoder::template_count(const IpAddress& exporter) const noexcept {
+  auto it = impl_->exporters.find(exporter.bytes);
+  return it == impl_->exporters.end() ? 0 : it->second.template_count;
+}
 std::size_t TemplateDecoder::pending_count() const noexcept { return impl_->pending_total; }
 
 std::uint32_t TemplateDecoder::sampling_rate(const IpAddress& exporter, std::uint32_t domain,

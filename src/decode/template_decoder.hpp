@@ -35,6 +35,8 @@ class TemplateDecoder {
 
   // Data and options templates known, over all exporters.
   std::size_t template_count() const noexcept;
+  // Data and options templates one exporter announced (all its observation domains).
+  std::size_t template_count(const IpAddress& exporter) const noexcept;
   // Data sets held for a template not yet known, over all exporters.
   std::size_t pending_count() const noexcept;
   // The sampling rate options data announced for (exporter, domain, sampler id); 0 if none.

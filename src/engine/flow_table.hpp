@@ -30,12 +30,18 @@ struct ListenerCounters {
 inline constexpr double duration_bounds[] = {1e-6, 4e-6, 16e-6, 64e-6, 256e-6, 1e-3, 4e-3, 16e-3, 64e-3};
 inline constexpr std::size_t duration_buckets = std::size(duration_bounds) + 1;
 
+struct ExporterSnapshot {
+  IpAddress exporter;
+  decode::DecodeStats decode;
+  std::uint64_t templates = 0;
+};
+
 struct WorkerSnapshot {
+  std::vector<ExporterSnapshot> exporters;  // the worker's exporter table (bounded by the decoder)
   std::vector<ListenerCounters> listeners;  // index = listener index in the config
   decode::DecodeStats decode;               // sum over exporters
-  std::uint64_t templates = 0;
-  std::uint64_t table_overflow = 0;  // records that went to an overflow entry
-  Counters totals;                   // all records since start (independent of dimension sets)
+  std::uint64_t table_overflow = 0;         // records that went to an overflow entry
+  Counters totals;                          // all records since start (independent of dimension sets)
   std::array<std::uint64_t, duration_buckets> duration_counts{};
   double duration_sum = 0;
   std::uint64_t batches = 0;

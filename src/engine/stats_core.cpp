@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <string>
 #include <thread>
 
 #include "core/log.hpp"
@@ -189,6 +190,7 @@ void StatsCore::publish(std::uint64_t now_ns) {
   snap->time_ns = now_ns;
   snap->ticks = ticks_;
   snap->listeners.resize(settings_.listeners);
+  std::unordered_map<std::string, std::size_t> exporter_index;  // address bytes -> index in snap->exporters
   for (std::size_t i = 0; i < workers_.size(); ++i) {
     const WorkerSnapshot& ws = last_[i];
     snap->all += ws.totals;
@@ -203,11 +205,21 @@ void StatsCore::publish(std::uint64_t now_ns) {
       for (std::size_t r = 0; r < dst.dropped.size(); ++r) dst.dropped[r] += src.dropped[r];
     }
     snap->decode += ws.decode;
+    for (const ExporterSnapshot& e : ws.exporters) {
+      const std::string key(reinterpret_cast<const char*>(e.exporter.bytes.data()), e.exporter.bytes.size());
+      auto [it, added] = exporter_index.try_emplace(key, snap->exporters.size());
+      if (added) {
+        snap->exporters.push_back(e);
+      } else {
+        snap->exporters[it->second].decode += e.decode;
+        snap->exporters[it->second].templates += e.templates;
+      }
+    }
     snap->table_overflow += ws.table_overflow;
     for (std::size_t b = 0; b < duration_buckets; ++b) snap->duration_counts[b] += ws.duration_counts[b];
     snap->duration_sum += ws.duration_sum;
     snap->batches += ws.batches;
-    snap->workers.push_back({workers_[i]->id(), last_entries_[i], ws.templates, 0});
+    snap->workers.push_back({workers_[i]->id(), last_entries_[i], 0});
   }
 
   // Kernel drops and queued bytes, per socket, from /proc/net/udp{,6}.

@@ -36,8 +36,7 @@ struct WindowSnapshot {
 struct WorkerInfo {
   unsigned id = 0;
   std::uint64_t table_entries = 0;  // entries in the last retired shard
-  std::uint64_t templates = 0;
-  std::uint64_t queue_bytes = 0;  // bytes waiting in the worker's sockets
+  std::uint64_t queue_bytes = 0;    // bytes waiting in the worker's sockets
 };
 
 struct Snapshot {
@@ -49,6 +48,7 @@ struct Snapshot {
   std::vector<ListenerCounters> listeners;
   std::vector<std::uint64_t> kernel_drops;  // per listener, from /proc/net/udp{,6}
   decode::DecodeStats decode;
+  std::vector<ExporterSnapshot> exporters;  // summed over workers, by address
   std::vector<WorkerInfo> workers;
   std::uint64_t table_overflow = 0;
   std::array<std::uint64_t, duration_buckets> duration_counts{};

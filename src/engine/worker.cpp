@@ -97,7 +97,11 @@ void Worker::request_swap(FlowTable* spare) noexcept {
 void Worker::fill_snapshot(WorkerSnapshot& s) {
   s.listeners = listeners_;  // sized at start: the copy reuses the snapshot's storage after the first tick
   s.decode = decoder_.total();
-  s.templates = decoder_.templates().template_count();
+  s.exporters.resize(decoder_.exporters().size());  // grows with new exporters only, once each
+  for (std::size_t i = 0; i < s.exporters.size(); ++i) {
+    const auto& e = decoder_.exporters()[i];
+    s.exporters[i] = {e.exporter, e.stats, decoder_.templates().template_count(e.exporter)};
+  }
   s.table_overflow = overflow_records_;
   s.duration_counts = duration_counts_;
   s.duration_sum = duration_sum_;
@@ -175,11 +179,8 @@ void Worker::handle_datagram(std::size_t listener, const decode::Datagram& dg) n
   ++lc.received;
   lc.received_bytes += dg.size;
   const std::uint64_t records_before = active_records_;
-  std::optional<decode::DropReason> error;
-  {
-    decode::RecordWriter writer(*this);
-    error = decoder_.decode(dg, writer, hints_[listener]);
-  }  // the writer flushes here, into the active table
+  const std::optional<decode::DropReason> error = decoder_.decode(dg, writer_, hints_[listener]);
+  writer_.flush();  // into the active table, so this datagram's records are counted here
   lc.records += active_records_ - records_before;
   if (error) {
     ++lc.dropped[static_cast<std::size_t>(*error)];

@@ -2,6 +2,7 @@
 
 #include <cmath>
 
+#include "core/ip_address.hpp"
 #include "export/metrics.hpp"
 
 namespace flowpulse::exporting {
@@ -145,23 +146,39 @@ std::vector<MetricFamily> FlowMetrics::Collect() const {
           value_metric(MetricType::Counter, static_cast<double>(lc.dropped[r]), std::move(with_reason)));
     }
   }
-  MetricFamily dropped = family(s, "flow_dropped_records_total",
-                                "Records, sets or samples not decoded, by reason", MetricType::Counter);
-  for (std::size_t r = 0; r < decode::drop_reason_count; ++r) {
-    dropped.metric.push_back(
-        value_metric(MetricType::Counter, static_cast<double>(snap->decode.errors[r]),
-                     {{"reason", decode::to_string(static_cast<decode::DropReason>(r))}}));
+  // By exporter and reason, the non-zero ones; what no single exporter owns (exporters past the
+  // decoder's table, expiries) is "other", so the sum over exporters is the total.
+  MetricFamily dropped =
+      family(s, "flow_dropped_records_total", "Records, sets or samples not decoded, by exporter and reason",
+             MetricType::Counter);
+  decode::DecodeStats unattributed = snap->decode;
+  auto add_drops = [&](const std::string& exporter, const decode::DecodeStats& d) {
+    for (std::size_t r = 0; r < decode::drop_reason_count; ++r) {
+      if (d.errors[r] == 0) continue;
+      dropped.metric.push_back(value_metric(
+          MetricType::Counter, static_cast<double>(d.errors[r]),
+          {{"exporter", exporter}, {"reason", decode::to_string(static_cast<decode::DropReason>(r))}}));
+    }
+  };
+  MetricFamily templates =
+      family(s, "flow_templates", "NetFlow v9/IPFIX templates cached, by exporter", MetricType::Gauge);
+  for (const auto& e : snap->exporters) {
+    const std::string exporter = core::to_string(e.exporter);
+    add_drops(exporter, e.decode);
+    for (std::size_t r = 0; r < decode::drop_reason_count; ++r) unattributed.errors[r] -= e.decode.errors[r];
+    if (e.templates != 0) {
+      templates.metric.push_back(
+          value_metric(MetricType::Gauge, static_cast<double>(e.templates), {{"exporter", exporter}}));
+    }
   }
+  add_drops("other", unattributed);
   MetricFamily queue =
       family(s, "flow_worker_queue_length", "Bytes waiting in the worker's sockets", MetricType::Gauge);
-  MetricFamily templates =
-      family(s, "flow_templates", "NetFlow v9/IPFIX templates cached, by worker", MetricType::Gauge);
   MetricFamily entries =
       family(s, "flow_table_entries", "Entries in the worker's last flow-table shard", MetricType::Gauge);
   for (const auto& w : snap->workers) {
     const std::vector<ClientMetric::Label> labels = {{"worker", std::to_string(w.id)}};
     queue.metric.push_back(value_metric(MetricType::Gauge, static_cast<double>(w.queue_bytes), labels));
-    templates.metric.push_back(value_metric(MetricType::Gauge, static_cast<double>(w.templates), labels));
     entries.metric.push_back(value_metric(MetricType::Gauge, static_cast<double>(w.table_entries), labels));
   }
   MetricFamily overflow =
