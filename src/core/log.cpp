@@ -206,12 +206,11 @@ void limited(Level level, std::string_view kind, std::string_view source, std::s
     return;
   }
   ++lim.passed;
-  if (reported == 0) {
-    write_line(level, message, {fields.begin(), fields.size()});
-    return;
-  }
+  // The line names what and who (the exporter, the listener) besides its own fields.
   std::vector<Field> all(fields.begin(), fields.end());
-  all.emplace_back("suppressed", reported);
+  all.emplace_back("kind", kind);
+  all.emplace_back("source", source);
+  if (reported != 0) all.emplace_back("suppressed", reported);
   write_line(level, message, all);
 }
 

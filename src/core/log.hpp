@@ -64,8 +64,9 @@ inline void warn(std::string_view m, Fields f = {}) { write(Level::warn, m, f); 
 inline void error(std::string_view m, Fields f = {}) { write(Level::error, m, f); }
 
 // Rate-limited line: `kind` names the error (e.g. "template_missing"), `source` who caused it
-// (e.g. the exporter address). The first `burst` lines per (kind, source) and interval pass; the
-// ones after are counted, and the next line that passes carries `suppressed=N`.
+// (e.g. the exporter address); the line carries both as `kind=` and `source=`. The first `burst`
+// lines per (kind, source) and interval pass; the ones after are counted, and the next line that
+// passes carries `suppressed=N`.
 void limited(Level level, std::string_view kind, std::string_view source, std::string_view message,
              Fields fields = {});
 

@@ -102,7 +102,9 @@ TEST_F(LogCapture, RepeatedErrorsAreRateLimitedAndCounted) {
   log::limited(log::Level::error, "template_missing", "192.0.2.1", "no template");
   auto l = lines();
   ASSERT_EQ(l.size(), 4u);
-  EXPECT_NE(l[3].find("suppressed=8"), std::string::npos) << l[3];
+  EXPECT_NE(l[3].find("kind=template_missing source=192.0.2.1 suppressed=8"), std::string::npos) << l[3];
+  EXPECT_NE(l[2].find("msg=\"no template\" kind=template_missing source=192.0.2.2"), std::string::npos)
+      << l[2];
 }
 
 TEST_F(LogCapture, FlushReportsSuppressedWithoutANewLine) {
