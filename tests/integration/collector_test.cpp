@@ -83,19 +83,10 @@ bool wait_until(int timeout_ms, const std::function<bool()>& done) {
   }
 }
 
-void put8(Bytes& b, unsigned v) { b.push_back(static_cast<std::uint8_t>(v)); }
-void put16(Bytes& b, unsigned v) {
-  put8(b, (v >> 8) & 0xff);
-  put8(b, v & 0xff);
-}
-void put32(Bytes& b, std::uint32_t v) {
-  put16(b, v >> 16);
-  put16(b, v & 0xffff);
-}
-void put64(Bytes& b, std::uint64_t v) {
-  put32(b, static_cast<std::uint32_t>(v >> 32));
-  put32(b, static_cast<std::uint32_t>(v));
-}
+using test::put16;
+using test::put32;
+using test::put64;
+using test::put8;
 void set16(Bytes& b, std::size_t at, unsigned v) {
   b[at] = static_cast<std::uint8_t>((v >> 8) & 0xff);
   b[at + 1] = static_cast<std::uint8_t>(v & 0xff);

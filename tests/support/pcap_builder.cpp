@@ -11,15 +11,6 @@ namespace flowpulse::test {
 
 namespace {
 
-void put8(Bytes& b, unsigned v) { b.push_back(static_cast<std::uint8_t>(v)); }
-void put16(Bytes& b, unsigned v) {
-  put8(b, v >> 8);
-  put8(b, v);
-}
-void put32(Bytes& b, std::uint32_t v) {
-  put16(b, v >> 16);
-  put16(b, v & 0xffff);
-}
 // pcap file headers are in the writer's byte order; this writer uses little-endian.
 void put32le(Bytes& b, std::uint32_t v) {
   for (int i = 0; i < 4; ++i) put8(b, (v >> (8 * i)) & 0xff);

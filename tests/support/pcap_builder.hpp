@@ -11,11 +11,10 @@
 #include <string>
 #include <vector>
 
+#include "bytes.hpp"
 #include "flowpulse/flow_record.hpp"
 
 namespace flowpulse::test {
-
-using Bytes = std::vector<std::uint8_t>;
 
 struct FiveTuple {
   IpAddress src;

@@ -5,26 +5,17 @@
 
 #include <vector>
 
+#include "bytes.hpp"
 #include "decode/flow_decoder.hpp"
 
 namespace flowpulse::decode {
 namespace {
 
-using Bytes = std::vector<std::uint8_t>;
-
-void put8(Bytes& b, unsigned v) { b.push_back(static_cast<std::uint8_t>(v)); }
-void put16(Bytes& b, unsigned v) {
-  put8(b, v >> 8);
-  put8(b, v);
-}
-void put32(Bytes& b, std::uint32_t v) {
-  put16(b, v >> 16);
-  put16(b, v & 0xffff);
-}
-void put64(Bytes& b, std::uint64_t v) {
-  put32(b, static_cast<std::uint32_t>(v >> 32));
-  put32(b, static_cast<std::uint32_t>(v));
-}
+using test::Bytes;
+using test::put16;
+using test::put32;
+using test::put64;
+using test::put8;
 
 // NetFlow v5: a 24-byte header and one 48-byte record 10.0.0.1:1234 -> 10.0.0.2:80 TCP, 7 packets,
 // 700 bytes.

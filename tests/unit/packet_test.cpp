@@ -9,23 +9,17 @@
 #include <memory>
 #include <vector>
 
+#include "bytes.hpp"
 #include "decode/packet.hpp"
 
 namespace flowpulse::decode {
 namespace {
 
-using Bytes = std::vector<std::uint8_t>;
-
-void put8(Bytes& b, unsigned v) { b.push_back(static_cast<std::uint8_t>(v)); }
-void put16(Bytes& b, unsigned v) {
-  put8(b, v >> 8);
-  put8(b, v);
-}
-void put32(Bytes& b, std::uint32_t v) {
-  put16(b, v >> 16);
-  put16(b, v & 0xffff);
-}
-void append(Bytes& b, const Bytes& tail) { b.insert(b.end(), tail.begin(), tail.end()); }
+using test::append;
+using test::Bytes;
+using test::put16;
+using test::put32;
+using test::put8;
 
 constexpr std::uint8_t mac_a[6] = {0x02, 0x00, 0x00, 0xaa, 0xbb, 0x01};
 constexpr std::uint8_t mac_b[6] = {0x02, 0x00, 0x00, 0xcc, 0xdd, 0x02};

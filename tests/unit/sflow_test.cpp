@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "bytes.hpp"
 #include "core/ip_address.hpp"
 #include "decode/decoder.hpp"
 #include "decode/sflow5.hpp"
@@ -231,14 +232,8 @@ class Xdr {
   std::vector<std::size_t> open_;
 };
 
-void put16(Bytes& b, std::uint16_t v) {
-  b.push_back(static_cast<std::uint8_t>(v >> 8));
-  b.push_back(static_cast<std::uint8_t>(v));
-}
-void put32(Bytes& b, std::uint32_t v) {
-  put16(b, static_cast<std::uint16_t>(v >> 16));
-  put16(b, static_cast<std::uint16_t>(v));
-}
+using test::put16;
+using test::put32;
 
 // An Ethernet frame: dst 02:00:00:00:00:02, src 02:00:00:00:00:01, the given 802.1Q/802.1ad tags
 // (TPID, VID), then IPv4 TCP 10.1.1.1:40000 → 10.2.2.2:443 (TOS 0x28, TTL 61, SYN|ACK).
