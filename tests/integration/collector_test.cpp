@@ -52,26 +52,6 @@ using Clock = std::chrono::steady_clock;
 // ---------------------------------------------------------------------------------------------
 // Helpers: tools, waiting, wire encoding, UDP, /proc, /metrics, Prometheus' JSON.
 
-// The path of a tool, or "" (pmacctd and softflowd live in /usr/sbin, often not on a user's PATH).
-std::string find_tool(const std::string& name) {
-  std::string path = std::getenv("PATH") ? std::getenv("PATH") : "";
-  path += ":/usr/sbin:/sbin:/usr/local/sbin";
-  std::stringstream dirs(path);
-  for (std::string dir; std::getline(dirs, dir, ':');) {
-    if (dir.empty()) continue;
-    const std::string candidate = dir + "/" + name;
-    if (::access(candidate.c_str(), X_OK) == 0) return candidate;
-  }
-  return "";
-}
-
-#define REQUIRE_TOOL(var, name)                                                      \
-  const std::string var = find_tool(name);                                           \
-  if (var.empty()) {                                                                 \
-    if (test::in_ci()) FAIL() << name << " is required under CI=true but not found"; \
-    GTEST_SKIP() << name << " not installed";                                        \
-  }
-
 // Polls `done` every 100 ms until it holds or `timeout_ms` passes; returns whether it held. The
 // callers assert on what they saw afterwards, so a timeout shows the values that were wrong.
 bool wait_until(int timeout_ms, const std::function<bool()>& done) {
@@ -384,22 +364,7 @@ std::optional<std::vector<PromSeries>> prom_query(std::uint16_t port, const std:
 // ---------------------------------------------------------------------------------------------
 // 1. Real exporters → flowpulse → Prometheus.
 
-// One flow of the generated pcap.
-struct KnownFlow {
-  FiveTuple tuple;
-  int packets;
-  std::size_t payload;
-
-  // IP total length of each packet: IP header (20 / 40) + L4 header (TCP 20, UDP 8, ICMP 8) + payload.
-  std::uint64_t ip_length() const {
-    return test::ip_header_size(tuple) + test::l4_header_size(tuple) + payload;
-  }
-  // softflowd counts IP bytes.
-  std::uint64_t ip_bytes() const { return ip_length() * static_cast<std::uint64_t>(packets); }
-  // sfprobe's sampled frame length: Ethernet header (14) + IP packet + FCS (4), once per packet.
-  std::uint64_t sflow_frame() const { return 14 + ip_length() + 4; }
-  std::uint64_t sflow_bytes() const { return sflow_frame() * static_cast<std::uint64_t>(packets); }
-};
+using test::KnownFlow;
 
 struct Traffic {
   std::vector<KnownFlow> flows;

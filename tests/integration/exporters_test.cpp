@@ -46,24 +46,7 @@ using test::ip;
 
 constexpr std::uint64_t base_time_ns = 1'700'000'000'000'000'000ULL;
 
-// One flow of the generated pcap: its 5-tuple, how many packets and their payload size.
-struct KnownFlow {
-  FiveTuple tuple;
-  int packets;
-  std::size_t payload;
-  // Filled in while writing the pcap.
-  std::uint64_t first_ns = 0;
-  std::uint64_t last_ns = 0;
-
-  // IP total length of each packet: IP header (20 / 40) + L4 header (TCP 20, UDP 8, ICMP 8) + payload.
-  std::uint64_t ip_length() const {
-    return test::ip_header_size(tuple) + test::l4_header_size(tuple) + payload;
-  }
-  // What softflowd and nfprobe count: IP bytes.
-  std::uint64_t ip_bytes() const { return ip_length() * static_cast<std::uint64_t>(packets); }
-  // What sfprobe reports as frame length: Ethernet header (14) + IP packet + FCS (4).
-  std::uint64_t sflow_bytes() const { return (14 + ip_length() + 4) * static_cast<std::uint64_t>(packets); }
-};
+using test::KnownFlow;
 
 struct Traffic {
   std::vector<KnownFlow> flows;
@@ -227,31 +210,6 @@ std::string describe(const Key& k) {
          core::to_string(std::get<1>(k)) + ":" + std::to_string(std::get<4>(k)) + " proto " +
          std::to_string(std::get<2>(k));
 }
-
-// The path of a tool, or "" (pmacctd and softflowd live in /usr/sbin, often not on a user's PATH).
-std::string find_tool(const std::string& name) {
-  std::string path = std::getenv("PATH") ? std::getenv("PATH") : "";
-  path += ":/usr/sbin:/sbin:/usr/local/sbin";
-  std::size_t start = 0;
-  while (start <= path.size()) {
-    const std::size_t end = path.find(':', start);
-    const std::string dir = path.substr(start, end == std::string::npos ? std::string::npos : end - start);
-    if (!dir.empty()) {
-      const std::string candidate = dir + "/" + name;
-      if (::access(candidate.c_str(), X_OK) == 0) return candidate;
-    }
-    if (end == std::string::npos) break;
-    start = end + 1;
-  }
-  return "";
-}
-
-#define REQUIRE_TOOL(var, name)                                                      \
-  const std::string var = find_tool(name);                                           \
-  if (var.empty()) {                                                                 \
-    if (test::in_ci()) FAIL() << name << " is required under CI=true but not found"; \
-    GTEST_SKIP() << name << " not installed";                                        \
-  }
 
 // softflowd and nfprobe: one record per flow, packets as sent, IP bytes, and the first/last packet
 // times (to the millisecond: all times here are whole milliseconds).

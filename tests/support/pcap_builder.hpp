@@ -68,4 +68,22 @@ class PcapBuilder {
   std::size_t frames_ = 0;
 };
 
+// One flow of a generated pcap and what the exporters count of it: its 5-tuple, how many packets
+// and their payload size (first/last packet times are filled in by whoever writes the pcap).
+struct KnownFlow {
+  FiveTuple tuple;
+  int packets;
+  std::size_t payload;
+  std::uint64_t first_ns = 0;
+  std::uint64_t last_ns = 0;
+
+  // IP total length of each packet: IP header (20 / 40) + L4 header (TCP 20, UDP 8, ICMP 8) + payload.
+  std::uint64_t ip_length() const { return ip_header_size(tuple) + l4_header_size(tuple) + payload; }
+  // What softflowd and pmacctd nfprobe count: IP bytes.
+  std::uint64_t ip_bytes() const { return ip_length() * static_cast<std::uint64_t>(packets); }
+  // What pmacctd sfprobe samples as the frame length: Ethernet header (14) + IP packet + FCS (4).
+  std::uint64_t sflow_frame() const { return 14 + ip_length() + 4; }
+  std::uint64_t sflow_bytes() const { return sflow_frame() * static_cast<std::uint64_t>(packets); }
+};
+
 }  // namespace flowpulse::test

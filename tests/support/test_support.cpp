@@ -1,10 +1,24 @@
 #include "test_support.hpp"
 
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
 #include <cstdlib>
+#include <cstring>
 #include <fstream>
 #include <iterator>
 #include <limits>
+#include <sstream>
 #include <stdexcept>
+#include <thread>
 
 #include "flowpulse_build_config.hpp"
 
@@ -34,21 +48,6 @@ bool in_ci() {
 }
 
 }  // namespace flowpulse::test
-
-#include <arpa/inet.h>
-#include <fcntl.h>
-#include <netinet/in.h>
-#include <poll.h>
-#include <signal.h>
-#include <spawn.h>
-#include <sys/socket.h>
-#include <sys/wait.h>
-#include <unistd.h>
-
-#include <chrono>
-#include <cstring>
-#include <sstream>
-#include <thread>
 
 extern char** environ;
 
@@ -163,7 +162,19 @@ std::string flowpulse_binary() {
   return (build_root() / "src" / "cli" / "flowpulse").string();
 }
 
-bool have_tool(const std::string& tool) { return run({"sh", "-c", "command -v " + tool}).code == 0; }
+std::string find_tool(const std::string& name) {
+  std::string path = std::getenv("PATH") ? std::getenv("PATH") : "";
+  path += ":/usr/sbin:/sbin:/usr/local/sbin";
+  std::stringstream dirs(path);
+  for (std::string dir; std::getline(dirs, dir, ':');) {
+    if (dir.empty()) continue;
+    const std::string candidate = dir + "/" + name;
+    if (::access(candidate.c_str(), X_OK) == 0) return candidate;
+  }
+  return "";
+}
+
+bool have_tool(const std::string& tool) { return !find_tool(tool).empty(); }
 
 HttpResponse http_get(const std::string& host, std::uint16_t port, const std::string& path, int timeout_ms) {
   HttpResponse r;

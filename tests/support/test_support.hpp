@@ -79,7 +79,10 @@ RunResult run(const std::vector<std::string>& argv, int timeout_ms = 60'000);
 
 // The built flowpulse binary (FLOWPULSE_BINARY, set by meson for the integration suite).
 std::string flowpulse_binary();
-// Whether `tool` is on PATH.
+// The path of a tool, or "": PATH, then /usr/sbin and /sbin (pmacctd and softflowd live there and
+// are often not on a user's PATH).
+std::string find_tool(const std::string& name);
+// Whether find_tool finds `tool`.
 bool have_tool(const std::string& tool);
 
 // HTTP GET over loopback. status 0 = could not connect.
@@ -111,3 +114,11 @@ struct Exposition {
 std::optional<Exposition> parse_exposition(const std::string& text, std::string* error = nullptr);
 
 }  // namespace flowpulse::test
+
+// Finds a tool into `var`, or skips the test, or fails it under CI=true (tests must run there).
+#define REQUIRE_TOOL(var, name)                                                                   \
+  const std::string var = ::flowpulse::test::find_tool(name);                                     \
+  if (var.empty()) {                                                                              \
+    if (::flowpulse::test::in_ci()) FAIL() << name << " is required under CI=true but not found"; \
+    GTEST_SKIP() << name << " not installed";                                                     \
+  }
