@@ -430,6 +430,30 @@ void check_whole(const Reader& r, const YAML::Node& root, const Config& c) {
                  format_duration(c.performance.tick_ns) + ")");
     }
   }
+  // Enrichment labels need their switch and their database.
+  const YAML::Node dims = root["metrics"].IsDefined() ? root["metrics"]["dimensions"] : YAML::Node();
+  for (std::size_t i = 0; i < c.metrics.dimensions.size(); ++i) {
+    for (const std::string& label : c.metrics.dimensions[i].labels) {
+      const std::string kind = label.substr(4);  // src_/dst_ prefix
+      const auto& e = c.enrichment;
+      std::string missing;
+      if (kind == "country" || kind == "city") {
+        if (!(kind == "country" ? e.country : e.city))
+          missing = "enrichment.labels." + kind + ": true";
+        else if (e.city_database.empty())
+          missing = "enrichment.city_database";
+      } else if (kind == "asn" || kind == "as_org") {
+        if (!(kind == "asn" ? e.asn : e.as_org))
+          missing = "enrichment.labels." + kind + ": true";
+        else if (e.asn_database.empty())
+          missing = "enrichment.asn_database";
+      }
+      if (!missing.empty()) {
+        r.fail(dims.IsDefined() ? dims[i] : root, "metrics.dimensions[" + std::to_string(i) + "].labels",
+               "label '" + label + "' needs " + missing);
+      }
+    }
+  }
   if (c.listeners.empty() && c.capture.sources.empty()) {
     r.fail(root, "listeners", "nothing to receive: configure at least one listener or capture source");
   }

@@ -8,11 +8,18 @@
 
 namespace flowpulse::engine {
 
-core::Result<std::unique_ptr<Collector>> Collector::start(const config::Config& cfg) {
+core::Result<std::unique_ptr<Collector>> Collector::start(const config::Config& cfg,
+                                                          AddressEnricher* enricher) {
   std::unique_ptr<Collector> c(new Collector());
   auto dims = compile_dimensions(cfg.metrics.dimensions);
   if (!dims) return core::Error{dims.error()};
   c->dimensions_ = std::move(dims).value();
+  for (const auto& d : c->dimensions_) {
+    if ((d.src_lookup || d.dst_lookup) && enricher == nullptr) {
+      return core::Error{"metrics.dimensions '" + d.name +
+                         "' uses enrichment labels but no database is open"};
+    }
+  }
   c->tick_ns_ = cfg.performance.tick_ns;
   const unsigned n = cfg.performance.workers != 0 ? cfg.performance.workers
                                                   : std::max(1U, std::thread::hardware_concurrency());
@@ -39,6 +46,8 @@ core::Result<std::unique_ptr<Collector>> Collector::start(const config::Config& 
   ss.series_budget = cfg.metrics.series_budget;
   ss.table_capacity = cfg.performance.table_capacity;
   ss.listeners = c->listeners_.size();
+  ss.enricher = enricher;
+  ss.flow_as_wins = cfg.enrichment.as_source == config::AsSource::flow;
   std::vector<Worker*> raw;
   for (auto& w : c->workers_) raw.push_back(w.get());
   c->stats_ = std::make_unique<StatsCore>(std::move(ss), std::move(raw));

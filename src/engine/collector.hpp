@@ -16,7 +16,9 @@ namespace flowpulse::engine {
 
 class Collector {
  public:
-  static core::Result<std::unique_ptr<Collector>> start(const config::Config& cfg);
+  // `enricher` (may be null when no set uses enrichment labels) must outlive the collector.
+  static core::Result<std::unique_ptr<Collector>> start(const config::Config& cfg,
+                                                        AddressEnricher* enricher = nullptr);
   ~Collector();
   Collector(const Collector&) = delete;
   Collector& operator=(const Collector&) = delete;

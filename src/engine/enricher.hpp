@@ -62,7 +62,8 @@ class AddressEnricher {
 // "GB" <-> packed form.
 inline std::uint16_t pack_country(const char* iso2) noexcept {
   if (iso2 == nullptr || iso2[0] == '\0' || iso2[1] == '\0') return 0;
-  return static_cast<std::uint16_t>((static_cast<unsigned char>(iso2[0]) << 8) | static_cast<unsigned char>(iso2[1]));
+  return static_cast<std::uint16_t>((static_cast<unsigned char>(iso2[0]) << 8) |
+                                    static_cast<unsigned char>(iso2[1]));
 }
 inline std::string unpack_country(std::uint16_t c) {
   if (c == 0) return "";

@@ -7,9 +7,16 @@
 namespace flowpulse::engine {
 namespace {
 
-constexpr const char* label_names[label_count] = {"src_addr", "dst_addr", "src_port", "dst_port",
-                                                  "protocol", "in_if",    "out_if",   "exporter",
-                                                  "src_as",   "dst_as",   "direction"};
+constexpr const char* label_names[label_count] = {
+    "src_addr", "dst_addr", "src_port", "dst_port",   "protocol",    "in_if",       "out_if",
+    "exporter", "src_as",   "dst_as",   "direction",  "src_country", "dst_country", "src_city",
+    "dst_city", "src_asn",  "dst_asn",  "src_as_org", "dst_as_org"};
+
+constexpr std::uint32_t bit(Label l) { return 1U << static_cast<unsigned>(l); }
+constexpr std::uint32_t src_enrichment =
+    bit(Label::src_country) | bit(Label::src_city) | bit(Label::src_asn) | bit(Label::src_as_org);
+constexpr std::uint32_t dst_enrichment =
+    bit(Label::dst_country) | bit(Label::dst_city) | bit(Label::dst_asn) | bit(Label::dst_as_org);
 
 // Zeroes the host bits of an address kept as IpAddress bytes (IPv4 lives in the last 4 bytes).
 void mask_address(std::array<std::uint8_t, 16>& a, bool v4, unsigned prefix) noexcept {
@@ -48,13 +55,13 @@ core::Result<std::vector<Dimensions>> compile_dimensions(const std::vector<confi
     for (const auto& name : s.labels) {
       std::size_t i = 0;
       while (i < label_count && name != label_names[i]) ++i;
-      if (i == label_count) {
-        return core::Error{"metrics.dimensions '" + s.name + "': label '" + name +
-                           "' needs the enrichment engine, which this build does not have yet"};
-      }
+      if (i == label_count)
+        return core::Error{"metrics.dimensions '" + s.name + "': unknown label '" + name + "'"};
       d.labels.push_back(static_cast<Label>(i));
       d.mask |= 1U << i;
     }
+    d.src_lookup = (d.mask & src_enrichment) != 0;
+    d.dst_lookup = (d.mask & dst_enrichment) != 0;
     out.push_back(std::move(d));
   }
   return out;
@@ -65,11 +72,18 @@ void make_key(const FlowRecord& r, const Dimensions& d, std::uint8_t set_index, 
   k.set = set_index;
   const std::uint32_t m = d.mask;
   auto on = [m](Label l) { return (m >> static_cast<unsigned>(l)) & 1U; };
-  if (on(Label::src_addr)) {
+  // An address to be looked up stays whole; enrich_key masks or drops it after the lookup.
+  if (d.src_lookup) {
+    k.src_addr = r.src_addr.bytes;
+    if (on(Label::src_asn)) k.src_as = r.src_as;  // the export's AS, in case it wins over the database's
+  } else if (on(Label::src_addr)) {
     k.src_addr = r.src_addr.bytes;
     mask_address(k.src_addr, r.src_addr.family != 6, r.src_addr.family == 6 ? d.ipv6_prefix : d.ipv4_prefix);
   }
-  if (on(Label::dst_addr)) {
+  if (d.dst_lookup) {
+    k.dst_addr = r.dst_addr.bytes;
+    if (on(Label::dst_asn)) k.dst_as = r.dst_as;
+  } else if (on(Label::dst_addr)) {
     k.dst_addr = r.dst_addr.bytes;
     mask_address(k.dst_addr, r.dst_addr.family != 6, r.dst_addr.family == 6 ? d.ipv6_prefix : d.ipv4_prefix);
   }
@@ -84,6 +98,43 @@ void make_key(const FlowRecord& r, const Dimensions& d, std::uint8_t set_index, 
   if (on(Label::direction)) k.direction = static_cast<std::uint8_t>(r.direction);
 }
 
+namespace {
+
+// One side (source or destination) of enrich_key.
+void enrich_side(std::array<std::uint8_t, 16>& addr, std::uint32_t& flow_as, std::uint16_t& country,
+                 std::uint32_t& asn, std::uint32_t& city, std::uint32_t& org, const Dimensions& d,
+                 Label addr_label, Label as_label, Label country_label, Label city_label, Label asn_label,
+                 Label org_label, AddressEnricher& enricher, bool flow_as_wins) {
+  const IpAddress ip = to_ip(addr);
+  const Enrichment e = enricher.lookup(ip);
+  if (d.has(country_label)) country = e.country;
+  if (d.has(city_label)) city = e.city;
+  if (d.has(asn_label)) asn = flow_as_wins && flow_as != 0 ? flow_as : e.asn;
+  if (d.has(org_label)) org = e.as_org;
+  if (!d.has(as_label)) flow_as = 0;
+  if (d.has(addr_label)) {
+    mask_address(addr, ip.family != 6, ip.family == 6 ? d.ipv6_prefix : d.ipv4_prefix);
+  } else {
+    addr = {};
+  }
+}
+
+}  // namespace
+
+void enrich_key(FlowKey& k, const Dimensions& d, AddressEnricher& enricher, bool flow_as_wins) {
+  if (k.overflow) return;
+  if (d.src_lookup) {
+    enrich_side(k.src_addr, k.src_as, k.src_country, k.src_asn, k.src_city, k.src_as_org, d, Label::src_addr,
+                Label::src_as, Label::src_country, Label::src_city, Label::src_asn, Label::src_as_org,
+                enricher, flow_as_wins);
+  }
+  if (d.dst_lookup) {
+    enrich_side(k.dst_addr, k.dst_as, k.dst_country, k.dst_asn, k.dst_city, k.dst_as_org, d, Label::dst_addr,
+                Label::dst_as, Label::dst_country, Label::dst_city, Label::dst_asn, Label::dst_as_org,
+                enricher, flow_as_wins);
+  }
+}
+
 FlowKey overflow_key(std::uint8_t set_index) noexcept {
   FlowKey k;
   k.set = set_index;
@@ -91,8 +142,13 @@ FlowKey overflow_key(std::uint8_t set_index) noexcept {
   return k;
 }
 
-std::string label_value(const FlowKey& k, Label l) {
+std::string label_value(const FlowKey& k, Label l, const EnrichmentNames* names) {
   if (k.overflow) return "other";
+  auto name = [names](const std::vector<std::string> EnrichmentNames::*table,
+                      std::uint32_t id) -> std::string {
+    if (id == 0 || names == nullptr || id >= (names->*table).size()) return "unknown";
+    return (names->*table)[id];
+  };
   switch (l) {
     case Label::src_addr: return core::to_string(to_ip(k.src_addr));
     case Label::dst_addr: return core::to_string(to_ip(k.dst_addr));
@@ -122,6 +178,14 @@ std::string label_value(const FlowKey& k, Label l) {
         default: return "unknown";
       }
     }
+    case Label::src_country: return k.src_country != 0 ? unpack_country(k.src_country) : "unknown";
+    case Label::dst_country: return k.dst_country != 0 ? unpack_country(k.dst_country) : "unknown";
+    case Label::src_city: return name(&EnrichmentNames::cities, k.src_city);
+    case Label::dst_city: return name(&EnrichmentNames::cities, k.dst_city);
+    case Label::src_asn: return k.src_asn != 0 ? std::to_string(k.src_asn) : "unknown";
+    case Label::dst_asn: return k.dst_asn != 0 ? std::to_string(k.dst_asn) : "unknown";
+    case Label::src_as_org: return name(&EnrichmentNames::as_orgs, k.src_as_org);
+    case Label::dst_as_org: return name(&EnrichmentNames::as_orgs, k.dst_as_org);
     case Label::count_: break;
   }
   return "";

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "config/config.hpp"
+#include "engine/enricher.hpp"
 #include "flowpulse/flow_record.hpp"
 
 namespace flowpulse::engine {
@@ -26,6 +27,15 @@ enum class Label : std::uint8_t {
   src_as,
   dst_as,
   direction,
+  // Filled by the stats core's enrichment (GeoIP / ASN databases), from the addresses.
+  src_country,
+  dst_country,
+  src_city,
+  dst_city,
+  src_asn,
+  dst_asn,
+  src_as_org,
+  dst_as_org,
   count_
 };
 inline constexpr std::size_t label_count = static_cast<std::size_t>(Label::count_);
@@ -37,12 +47,14 @@ struct Dimensions {
   std::uint32_t mask = 0;     // bit per Label
   std::uint8_t ipv4_prefix = 32;
   std::uint8_t ipv6_prefix = 128;
+  // The worker keeps the full address for the stats core to look up (which then masks or drops it).
+  bool src_lookup = false;
+  bool dst_lookup = false;
 
   bool has(Label l) const noexcept { return (mask >> static_cast<unsigned>(l)) & 1U; }
 };
 
-// Compiles the configured sets; fails on labels this build cannot fill (enrichment labels before
-// the enrichment engine exists).
+// Compiles the configured sets; fails on an unknown label name.
 core::Result<std::vector<Dimensions>> compile_dimensions(const std::vector<config::DimensionSet>& sets);
 
 struct FlowKey {
@@ -59,12 +71,23 @@ struct FlowKey {
   std::uint8_t direction = 0;
   std::uint8_t set = 0;       // index of the dimension set
   std::uint8_t overflow = 0;  // 1: the "other" entry of the set (all labels read "other")
+  // Enrichment (stats core): countries packed as two ASCII letters, cities and AS organizations as
+  // interned name ids (EnrichmentNames).
+  std::uint16_t src_country = 0;
+  std::uint16_t dst_country = 0;
+  std::uint32_t src_asn = 0;
+  std::uint32_t dst_asn = 0;
+  std::uint32_t src_city = 0;
+  std::uint32_t dst_city = 0;
+  std::uint32_t src_as_org = 0;
+  std::uint32_t dst_as_org = 0;
+  std::uint32_t reserved = 0;  // keeps the size a multiple of 8 with no padding (hashed as words)
 
   friend bool operator==(const FlowKey& a, const FlowKey& b) noexcept {
     return std::memcmp(&a, &b, sizeof a) == 0;
   }
 };
-static_assert(sizeof(FlowKey) == 72);
+static_assert(sizeof(FlowKey) == 104);
 static_assert(std::has_unique_object_representations_v<FlowKey>);
 
 struct Counters {
@@ -88,7 +111,7 @@ void make_key(const FlowRecord& r, const Dimensions& d, std::uint8_t set_index, 
 FlowKey overflow_key(std::uint8_t set_index) noexcept;
 
 inline std::uint64_t hash_key(const FlowKey& k) noexcept {
-  std::uint64_t w[9];
+  std::uint64_t w[sizeof(FlowKey) / 8];
   std::memcpy(w, &k, sizeof k);
   std::uint64_t h = 0x9e3779b97f4a7c15ULL;
   for (std::uint64_t x : w) {
@@ -100,7 +123,13 @@ inline std::uint64_t hash_key(const FlowKey& k) noexcept {
   return h ^ (h >> 29);
 }
 
-// The text of one label of a key, as exported ("other" for the overflow key).
-std::string label_value(const FlowKey& k, Label l);
+// Fills the enrichment labels of a key whose set needs them, then masks or drops the looked-up
+// addresses as the set says (stats core). `flow_as_wins`: a src/dst AS carried by the export beats
+// the database's ASN (config enrichment.as_source: flow).
+void enrich_key(FlowKey& k, const Dimensions& d, AddressEnricher& enricher, bool flow_as_wins);
+
+// The text of one label of a key, as exported ("other" for the overflow key, "unknown" for an
+// enrichment label the databases had no answer for). `names` resolves city and organization ids.
+std::string label_value(const FlowKey& k, Label l, const EnrichmentNames* names = nullptr);
 
 }  // namespace flowpulse::engine

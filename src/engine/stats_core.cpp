@@ -5,6 +5,7 @@
 #include <string>
 #include <thread>
 
+#include "core/clock.hpp"
 #include "core/log.hpp"
 #include "io/udp_socket.hpp"
 
@@ -49,10 +50,22 @@ StatsCore::StatsCore(StatsSettings settings, std::vector<Worker*> workers)
 }
 
 void StatsCore::merge(const FlowTable& t) {
-  t.for_each([this](const FlowKey& k, const Counters& c) { slice_[k] += c; });
+  AddressEnricher* enricher = settings_.enricher;
+  t.for_each([&](const FlowKey& k, const Counters& c) {
+    const Dimensions& d = settings_.dimensions[k.set];
+    if (enricher == nullptr || !(d.src_lookup || d.dst_lookup)) {
+      slice_[k] += c;
+      return;
+    }
+    FlowKey enriched = k;
+    enrich_key(enriched, d, *enricher, settings_.flow_as_wins);
+    slice_[enriched] += c;
+  });
 }
 
 void StatsCore::tick(std::uint64_t now_ns, bool drive_workers) {
+  // Database reloads happen here, between merges, on this thread.
+  if (settings_.enricher != nullptr) settings_.enricher->tick(core::monotonic_ns());
   for (std::size_t i = 0; i < workers_.size(); ++i) {
     if (!awaiting_[i] && !spares_.empty()) {
       workers_[i]->request_swap(spares_.back());
@@ -187,6 +200,10 @@ void StatsCore::publish(std::uint64_t now_ns) {
   slice_.clear();
 
   auto snap = std::make_shared<Snapshot>();
+  if (settings_.enricher != nullptr) {
+    snap->names = settings_.enricher->names();
+    snap->enrichment = settings_.enricher->stats();
+  }
   snap->time_ns = now_ns;
   snap->ticks = ticks_;
   snap->listeners.resize(settings_.listeners);

@@ -12,6 +12,7 @@
 #include <atomic>
 #include <deque>
 #include <memory>
+#include <optional>
 #include <unordered_map>
 #include <vector>
 
@@ -54,6 +55,8 @@ struct Snapshot {
   std::array<std::uint64_t, duration_buckets> duration_counts{};
   double duration_sum = 0;
   std::uint64_t batches = 0;
+  std::shared_ptr<const EnrichmentNames> names;  // resolves city / organization ids in `totals`
+  std::optional<EnrichmentStats> enrichment;     // when an enricher is configured
 };
 
 struct StatsSettings {
@@ -63,6 +66,8 @@ struct StatsSettings {
   std::uint32_t series_budget = 10000;
   std::uint32_t table_capacity = 65536;
   std::size_t listeners = 0;
+  AddressEnricher* enricher = nullptr;  // required when a set has enrichment labels
+  bool flow_as_wins = true;             // enrichment.as_source: flow
 };
 
 struct KeyHash {

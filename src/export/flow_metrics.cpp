@@ -33,11 +33,12 @@ ClientMetric value_metric(MetricType type, double v, std::vector<ClientMetric::L
 
 // The labels of one flow series: its dimension set, then the set's labels in configured order.
 std::vector<ClientMetric::Label> series_labels(const engine::FlowKey& k,
-                                               const std::vector<engine::Dimensions>& dims) {
+                                               const std::vector<engine::Dimensions>& dims,
+                                               const engine::EnrichmentNames* names) {
   std::vector<ClientMetric::Label> out;
   const engine::Dimensions& d = dims[k.set];
   out.push_back({"dimension_set", d.name});
-  for (engine::Label l : d.labels) out.push_back({engine::to_string(l), engine::label_value(k, l)});
+  for (engine::Label l : d.labels) out.push_back({engine::to_string(l), engine::label_value(k, l, names)});
   return out;
 }
 
@@ -64,7 +65,7 @@ std::vector<MetricFamily> FlowMetrics::Collect() const {
   MetricFamily packets = family(s, "flow_packets_total",
                                 "Packets the flows carried (scaled by sampling rate)", MetricType::Counter);
   for (const auto& series : snap->totals) {
-    auto labels = series_labels(series.key, dims);
+    auto labels = series_labels(series.key, dims, snap->names.get());
     flows.metric.push_back(
         value_metric(MetricType::Counter, static_cast<double>(series.counters.flows), labels));
     bytes.metric.push_back(
@@ -88,7 +89,7 @@ std::vector<MetricFamily> FlowMetrics::Collect() const {
     const std::string& name = window_names_[i];
     const double secs = static_cast<double>(w.top_covered_ns) / 1e9;
     for (const auto& series : w.top) {
-      auto labels = series_labels(series.key, dims);
+      auto labels = series_labels(series.key, dims, snap->names.get());
       labels.insert(labels.begin(), {"window", name});
       const double rate = static_cast<double>(series.counters.bytes) / secs;
       bw.metric.push_back(value_metric(MetricType::Gauge, rate, labels));
@@ -224,6 +225,37 @@ std::vector<MetricFamily> FlowMetrics::Collect() const {
     out.push_back(std::move(*f));
   }
   if (s.bandwidth_bps) out.push_back(std::move(bps));
+  if (snap->enrichment) {
+    const engine::EnrichmentStats& e = *snap->enrichment;
+    MetricFamily lookups = family(s, "flow_enrich_lookups_total",
+                                  "GeoIP/ASN lookups of merged flow keys, by result", MetricType::Counter);
+    lookups.metric.push_back(
+        value_metric(MetricType::Counter, static_cast<double>(e.hits), {{"result", "hit"}}));
+    lookups.metric.push_back(
+        value_metric(MetricType::Counter, static_cast<double>(e.misses), {{"result", "miss"}}));
+    lookups.metric.push_back(
+        value_metric(MetricType::Counter, static_cast<double>(e.not_found), {{"result", "not_found"}}));
+    MetricFamily info =
+        family(s, "flow_enrich_database_info",
+               "The databases in use: kind, path, type and build time; always 1", MetricType::Gauge);
+    for (const auto& db : e.databases) {
+      info.metric.push_back(value_metric(MetricType::Gauge, 1,
+                                         {{"kind", db.kind},
+                                          {"path", db.path},
+                                          {"type", db.type},
+                                          {"build_epoch", std::to_string(db.build_epoch)}}));
+    }
+    MetricFamily reloads =
+        family(s, "flow_enrich_reloads_total", "Database reloads (file replaced or SIGHUP), by outcome",
+               MetricType::Counter);
+    reloads.metric.push_back(
+        value_metric(MetricType::Counter, static_cast<double>(e.reloads_ok), {{"outcome", "success"}}));
+    reloads.metric.push_back(
+        value_metric(MetricType::Counter, static_cast<double>(e.reloads_failed), {{"outcome", "failure"}}));
+    out.push_back(std::move(lookups));
+    out.push_back(std::move(info));
+    out.push_back(std::move(reloads));
+  }
   return out;
 }
 

@@ -119,6 +119,14 @@ INSTANTIATE_TEST_SUITE_P(
                 "metrics.namespace: expected a Prometheus name part"},
         BadCase{"source_missing_file", "capture:\n  sources: [{type: pcap_file}]\n",
                 "capture.sources[0]: a pcap_file source needs 'file'"},
+        BadCase{"enrichment_label_switched_off",
+                "metrics:\n  dimensions:\n    - {name: geo, labels: [src_country]}\n",
+                "bad.yaml:3:7: metrics.dimensions[0].labels: label 'src_country' needs "
+                "enrichment.labels.country: true"},
+        BadCase{"enrichment_label_without_database",
+                "metrics:\n  dimensions:\n    - {name: geo, labels: [dst_asn]}\nenrichment: {labels: {asn: "
+                "true}}\n",
+                "label 'dst_asn' needs enrichment.asn_database"},
         BadCase{"nothing_to_receive", "listeners: []\n", "nothing to receive"}),
     [](const auto& info) { return std::string(info.param.name); });
 

@@ -50,10 +50,77 @@ TEST(FlowKey, MasksAddressesAndZeroesUnusedLabels) {
   EXPECT_EQ(label_value(overflow_key(0), Label::src_addr), "other");
 }
 
-TEST(FlowKey, EnrichmentLabelsAreRefusedUntilTheEngineHasThem) {
-  auto d = compile_dimensions({{"geo", {"src_country"}, 32, 128}});
-  ASSERT_FALSE(d.ok());
-  EXPECT_NE(d.error().find("src_country"), std::string::npos);
+// The engine's side of enrichment with a table in place of the MaxMind databases (src/enrich is
+// tested against the real databases): what the key keeps, drops and masks, and who wins for ASNs.
+class TableEnricher final : public AddressEnricher {
+ public:
+  Enrichment lookup(const IpAddress& a) override {
+    ++lookups;
+    if (a == *core::parse_ip("81.2.69.160") || a == *core::parse_ip("81.2.69.161"))
+      return {pack_country("GB"), 0, 1, 0};
+    if (a == *core::parse_ip("1.128.0.1")) return {pack_country("AU"), 1221, 0, 1};
+    return {};
+  }
+  std::shared_ptr<const EnrichmentNames> names() override { return names_; }
+  EnrichmentStats stats() const override { return {}; }
+  void tick(std::uint64_t) override {}
+  void request_reload() override {}
+  int lookups = 0;
+
+ private:
+  std::shared_ptr<const EnrichmentNames> names_ =
+      std::make_shared<EnrichmentNames>(EnrichmentNames{{"", "London"}, {"", "Telstra Pty Ltd"}});
+};
+
+TEST(FlowKey, EnrichmentReplacesAddressesByTheirLabels) {
+  config::DimensionSet ds{"geo", {"src_country", "src_city", "dst_asn", "dst_as_org"}, 32, 128};
+  auto dims_or = compile_dimensions({ds});
+  ASSERT_TRUE(dims_or.ok());
+  const Dimensions& d = dims_or->front();
+  EXPECT_TRUE(d.src_lookup);
+  EXPECT_TRUE(d.dst_lookup);
+  TableEnricher enricher;
+  FlowRecord r1 = record("81.2.69.160", "1.128.0.1", 1, 2, 100);
+  FlowRecord r2 = record("81.2.69.161", "1.128.0.1", 3, 4, 100);
+  r2.dst_as = 64500;  // the export's own AS for the destination
+  FlowKey k1, k2;
+  make_key(r1, d, 0, k1);
+  make_key(r2, d, 0, k2);
+  EXPECT_NE(k1, k2);  // workers keep whole addresses (and the export's AS) for the lookup
+  enrich_key(k1, d, enricher, /*flow_as_wins=*/false);
+  enrich_key(k2, d, enricher, false);
+  EXPECT_EQ(k1, k2);  // one London / AS1221 series: the addresses are not labels, so they are dropped
+  const auto names = enricher.names();
+  EXPECT_EQ(label_value(k1, Label::src_country, names.get()), "GB");
+  EXPECT_EQ(label_value(k1, Label::src_city, names.get()), "London");
+  EXPECT_EQ(label_value(k1, Label::dst_asn, names.get()), "1221");
+  EXPECT_EQ(label_value(k1, Label::dst_as_org, names.get()), "Telstra Pty Ltd");
+  EXPECT_EQ(k1.dst_as, 0u);  // dst_as is not a label of the set
+  // as_source: flow — the export's AS wins where it carries one.
+  FlowKey k3;
+  make_key(r2, d, 0, k3);
+  enrich_key(k3, d, enricher, /*flow_as_wins=*/true);
+  EXPECT_EQ(label_value(k3, Label::dst_asn, names.get()), "64500");
+  // Not in the table: "unknown".
+  FlowKey k4;
+  make_key(record("192.0.2.1", "192.0.2.2", 1, 2, 1), d, 0, k4);
+  enrich_key(k4, d, enricher, false);
+  EXPECT_EQ(label_value(k4, Label::src_country, names.get()), "unknown");
+  EXPECT_EQ(label_value(k4, Label::dst_as_org, names.get()), "unknown");
+}
+
+TEST(FlowKey, EnrichmentKeepsMaskedAddressesThatAreLabels) {
+  config::DimensionSet ds{"geo", {"src_addr", "src_country"}, 24, 64};
+  auto d = compile_dimensions({ds});
+  ASSERT_TRUE(d.ok());
+  TableEnricher enricher;
+  FlowKey k;
+  make_key(record("81.2.69.160", "10.0.0.1", 1, 2, 1), d->front(), 0, k);
+  EXPECT_EQ(label_value(k, Label::src_addr), "81.2.69.160");  // whole until looked up
+  enrich_key(k, d->front(), enricher, false);
+  EXPECT_EQ(label_value(k, Label::src_addr), "81.2.69.0");
+  EXPECT_EQ(label_value(k, Label::src_country), "GB");
+  EXPECT_EQ(enricher.lookups, 1);  // the destination is not looked up: no dst label needs it
 }
 
 TEST(FlowTable, MergesKeysAndOverflowsWithoutLosingTotals) {
