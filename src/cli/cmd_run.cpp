@@ -12,6 +12,7 @@
 #include "config/config.hpp"
 #include "core/log.hpp"
 #include "engine/collector.hpp"
+#include "enrich/enricher.hpp"
 #include "export/flow_metrics.hpp"
 #include "export/metrics.hpp"
 
@@ -83,7 +84,18 @@ int cmd_run(Args args) {
     log::error("cannot start", {{"error", metrics.error()}});
     return 1;
   }
-  auto collector = engine::Collector::start(cfg);
+  // GeoIP / ASN databases: a missing or broken file is an error at start (later, on reload, the
+  // old database stays in use instead).
+  std::unique_ptr<enrich::Enricher> enricher;
+  if (!cfg.enrichment.city_database.empty() || !cfg.enrichment.asn_database.empty()) {
+    auto opened = enrich::Enricher::open(cfg.enrichment);
+    if (!opened) {
+      log::error("cannot start", {{"error", opened.error()}});
+      return 1;
+    }
+    enricher = std::move(opened).value();
+  }
+  auto collector = engine::Collector::start(cfg, enricher.get());
   if (!collector) {
     log::error("cannot start", {{"error", collector.error()}});
     return 1;
@@ -109,7 +121,10 @@ int cmd_run(Args args) {
       log::info("stopping", {{"signal", sig == SIGINT ? "SIGINT" : "SIGTERM"}});
       break;
     }
-    if (sig == SIGHUP) reload(path, cfg, **metrics);
+    if (sig == SIGHUP) {
+      reload(path, cfg, **metrics);
+      if (enricher) enricher->request_reload();  // the databases are reopened on the next tick
+    }
   }
   (*collector)->stop();  // listeners closed, the last counts merged
   metrics->reset();      // endpoint closed

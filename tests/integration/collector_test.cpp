@@ -36,6 +36,7 @@
 #include <vector>
 
 #include "core/ip_address.hpp"
+#include "netflow_builder.hpp"
 #include "pcap_builder.hpp"
 #include "test_support.hpp"
 
@@ -920,39 +921,13 @@ TEST(Collector, FloodOfDistinctTuplesStaysWithinBudgetAndMemory) {
 
 // NetFlow v5: 24-byte header, 48-byte records.
 Bytes netflow5(std::uint16_t count_field, std::uint16_t records, std::uint32_t first_bytes) {
-  Bytes b;
-  put16(b, 5);
-  put16(b, count_field);
-  put32(b, 100000);  // sysUptime
-  put32(b, now_secs());
-  put32(b, 0);
-  put32(b, 7);  // flow sequence
-  put8(b, 0);
-  put8(b, 0);
-  put16(b, 0);  // not sampled
+  std::vector<test::V5Record> r;
   for (std::uint16_t i = 0; i < records; ++i) {
-    put32(b, 0x0A050000U + i);  // 10.5.0.i
-    put32(b, 0x0A060000U + i);
-    put32(b, 0);
-    put16(b, 1);
-    put16(b, 2);
-    put32(b, 2 + i);                  // packets
-    put32(b, first_bytes + 100 * i);  // bytes
-    put32(b, 90000);
-    put32(b, 99000);
-    put16(b, 1000 + i);
-    put16(b, 80);
-    put8(b, 0);
-    put8(b, 0x10);
-    put8(b, 6);
-    put8(b, 0);
-    put16(b, 0);
-    put16(b, 0);
-    put8(b, 24);
-    put8(b, 24);
-    put16(b, 0);
+    // 10.5.0.i:1000+i -> 10.6.0.i:80 TCP, 2+i packets, first_bytes + 100 i bytes
+    r.push_back({0x0A050000U + i, 0x0A060000U + i, static_cast<std::uint16_t>(1000 + i), 80, 6, 2U + i,
+                 first_bytes + 100U * i});
   }
-  return b;
+  return test::netflow5_datagram(r, 7, count_field);
 }
 
 // NetFlow v9 data flowset for flood_template(): `n` records from record index `first`.
