@@ -53,7 +53,16 @@ struct IpAddress {
   friend bool operator==(const IpAddress&, const IpAddress&) = default;
 };
 
-enum class FlowType : std::uint8_t { unknown = 0, netflow1, netflow5, netflow7, netflow9, ipfix, sflow5, raw };
+enum class FlowType : std::uint8_t {
+  unknown = 0,
+  netflow1,
+  netflow5,
+  netflow7,
+  netflow9,
+  ipfix,
+  sflow5,
+  raw
+};
 
 enum class FlowDirection : std::uint8_t { unknown = 0, ingress = 1, egress = 2 };
 
@@ -78,6 +87,9 @@ struct FlowRecord {
   std::uint64_t packets = 0;
   std::uint64_t raw_bytes = 0;
   std::uint64_t raw_packets = 0;
+  // Flows this record stands for: 1 for an exported flow record or sample; for metered packets
+  // (type raw) 1 on the first packet of a flow (or the first after it idled out), else 0.
+  std::uint32_t flows = 1;
 
   IpAddress src_addr;
   IpAddress dst_addr;

@@ -8,6 +8,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <span>
 #include <vector>
 
 #include "decode/decoder.hpp"
@@ -113,6 +114,42 @@ class FlowTable {
   std::vector<std::uint32_t> used_;  // reserved to capacity: never reallocates
   std::vector<Counters> overflow_;   // per set
   std::uint64_t overflow_records_ = 0;
+};
+
+// Adds records into a shard under every dimension set, a batch at a time: keys and hashes for the
+// whole batch first (prefetching their slots), then the adds. Keeps the all-records totals.
+class ShardAggregator {
+ public:
+  static constexpr std::size_t max_batch = 64;
+
+  explicit ShardAggregator(std::vector<Dimensions> dimensions) : dimensions_(std::move(dimensions)) {}
+
+  // `records.size()` <= max_batch.
+  void add(FlowTable& table, std::span<const FlowRecord> records) noexcept {
+    for (std::size_t s = 0; s < dimensions_.size(); ++s) {
+      for (std::size_t i = 0; i < records.size(); ++i) {
+        make_key(records[i], dimensions_[s], static_cast<std::uint8_t>(s), keys_[i]);
+        hashes_[i] = hash_key(keys_[i]);
+        table.prefetch(hashes_[i]);
+      }
+      for (std::size_t i = 0; i < records.size(); ++i) {
+        table.add(keys_[i], hashes_[i], Counters{records[i].bytes, records[i].packets, records[i].flows});
+      }
+    }
+    for (const FlowRecord& r : records) totals_ += Counters{r.bytes, r.packets, r.flows};
+    records_ += records.size();
+  }
+
+  const Counters& totals() const noexcept { return totals_; }
+  std::uint64_t records() const noexcept { return records_; }
+  const std::vector<Dimensions>& dimensions() const noexcept { return dimensions_; }
+
+ private:
+  std::vector<Dimensions> dimensions_;
+  std::array<FlowKey, max_batch> keys_;
+  std::array<std::uint64_t, max_batch> hashes_;
+  Counters totals_;
+  std::uint64_t records_ = 0;
 };
 
 }  // namespace flowpulse::engine

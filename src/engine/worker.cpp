@@ -40,7 +40,8 @@ Worker::Worker(unsigned id, const WorkerSettings& settings)
       decoder_(settings.limits),
       initial_table_(std::make_unique<FlowTable>(settings.table_capacity, settings.dimensions.size())),
       active_(initial_table_.get()),
-      listeners_(settings.listeners.size()) {
+      listeners_(settings.listeners.size()),
+      aggregator_(settings.dimensions) {
   for (const auto& l : settings.listeners) hints_.push_back(l.protocol);
   const std::size_t n = settings.batch_size;
   buffers_.resize(n * max_datagram);
@@ -106,7 +107,7 @@ void Worker::fill_snapshot(WorkerSnapshot& s) {
   s.duration_counts = duration_counts_;
   s.duration_sum = duration_sum_;
   s.batches = batches_;
-  s.totals = totals_;
+  s.totals = aggregator_.totals();
 }
 
 void Worker::poll_swap() noexcept {
@@ -178,10 +179,10 @@ void Worker::handle_datagram(std::size_t listener, const decode::Datagram& dg) n
   ListenerCounters& lc = listeners_[listener];
   ++lc.received;
   lc.received_bytes += dg.size;
-  const std::uint64_t records_before = active_records_;
+  const std::uint64_t records_before = aggregator_.records();
   const std::optional<decode::DropReason> error = decoder_.decode(dg, writer_, hints_[listener]);
   writer_.flush();  // into the active table, so this datagram's records are counted here
-  lc.records += active_records_ - records_before;
+  lc.records += aggregator_.records() - records_before;
   if (error) {
     ++lc.dropped[static_cast<std::size_t>(*error)];
   } else {
@@ -189,26 +190,6 @@ void Worker::handle_datagram(std::size_t listener, const decode::Datagram& dg) n
   }
 }
 
-void Worker::on_records(std::span<const FlowRecord> records) {
-  active_records_ += records.size();
-  FlowTable& table = *active_;
-  for (std::size_t s = 0; s < settings_.dimensions.size(); ++s) {
-    const Dimensions& d = settings_.dimensions[s];
-    // Keys and hashes for the whole batch first, prefetching their slots, then the adds.
-    for (std::size_t i = 0; i < records.size(); ++i) {
-      make_key(records[i], d, static_cast<std::uint8_t>(s), keys_[i]);
-      hashes_[i] = hash_key(keys_[i]);
-      table.prefetch(hashes_[i]);
-    }
-    for (std::size_t i = 0; i < records.size(); ++i) {
-      table.add(keys_[i], hashes_[i], Counters{records[i].bytes, records[i].packets, 1});
-    }
-  }
-  for (const FlowRecord& r : records) {
-    totals_.bytes += r.bytes;
-    totals_.packets += r.packets;
-    totals_.flows += 1;
-  }
-}
+void Worker::on_records(std::span<const FlowRecord> records) { aggregator_.add(*active_, records); }
 
 }  // namespace flowpulse::engine

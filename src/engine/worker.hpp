@@ -79,8 +79,6 @@ class Worker final : public decode::RecordSink {
   // Cumulative counters, copied into each retired table.
   std::vector<ListenerCounters> listeners_;
   std::uint64_t overflow_records_ = 0;
-  std::uint64_t active_records_ = 0;  // records added (into any table) since start
-  Counters totals_;                   // every record's bytes, packets and one flow, since start
   std::array<std::uint64_t, duration_buckets> duration_counts_{};
   double duration_sum_ = 0;
   std::uint64_t batches_ = 0;
@@ -95,9 +93,7 @@ class Worker final : public decode::RecordSink {
   // value-initializes its 64 FlowRecords (a ~16 KB memset), which cost more than the decoding.
   decode::RecordWriter writer_{*this};
 
-  // Key scratch for one record batch.
-  std::array<FlowKey, decode::RecordWriter::batch> keys_;
-  std::array<std::uint64_t, decode::RecordWriter::batch> hashes_;
+  ShardAggregator aggregator_;
 
   std::jthread thread_;
 };

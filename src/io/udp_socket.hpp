@@ -16,7 +16,8 @@ namespace flowpulse::io {
 class UdpSocket {
  public:
   UdpSocket() = default;
-  UdpSocket(UdpSocket&& o) noexcept : fd_(o.fd_), receive_buffer_(o.receive_buffer_), port_(o.port_) {
+  UdpSocket(UdpSocket&& o) noexcept
+      : fd_(o.fd_), receive_buffer_(o.receive_buffer_), port_(o.port_), inode_(o.inode_) {
     o.fd_ = -1;
   }
   UdpSocket& operator=(UdpSocket&& o) noexcept;

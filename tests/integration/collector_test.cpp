@@ -1300,5 +1300,43 @@ TEST(Collector, ReceivedEqualsParsedPlusDropped) {
   EXPECT_NE(flowpulse->err().find("flowpulse stopped"), std::string::npos);
 }
 
+// ---------------------------------------------------------------------------------------------
+// 4. Kernel drops are counted: a socket buffer too small for a burst overflows, and what the kernel
+// dropped plus what flowpulse received is exactly what was sent.
+
+TEST(Collector, KernelDropsAreCounted) {
+  TempDir dir;
+  const std::uint16_t metrics_port = test::free_port(SOCK_STREAM);
+  const std::uint16_t udp_port = test::free_port(SOCK_DGRAM);
+  // One worker, the smallest receive buffer the config allows: a burst of 3000 datagrams of ~1.4 KB
+  // sent as fast as one socket can must overflow it.
+  auto p = start_flowpulse(
+      dir,
+      "listeners:\n  - {protocol: netflow5, address: 127.0.0.1, port: " + std::to_string(udp_port) +
+          ", receive_buffer: 4096}\nperformance: {workers: 1, tick: 100ms}\nmetrics: {port: " +
+          std::to_string(metrics_port) + "}\n",
+      "flowpulse");
+  std::vector<test::V5Record> records(29, test::V5Record{0x0A000001, 0x0A000002, 1, 2, 6, 1, 100});
+  const Bytes d = test::netflow5_datagram(records);
+  int fd = ::socket(AF_INET, SOCK_DGRAM, 0);
+  sockaddr_in to{};
+  to.sin_family = AF_INET;
+  to.sin_port = htons(udp_port);
+  to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  const int sent = 3000;
+  for (int i = 0; i < sent; ++i)
+    ::sendto(fd, d.data(), d.size(), 0, reinterpret_cast<sockaddr*>(&to), sizeof to);
+  ::close(fd);
+  double received = 0, drops = 0;
+  wait_until(10'000, [&] {
+    const auto e = scrape(metrics_port);
+    received = e.sum("flow_received_packets_total");
+    drops = e.sum("flow_kernel_drops_total");
+    return received + drops == sent;
+  });
+  EXPECT_GT(drops, 0.0) << "the burst did not overflow a 4 KiB buffer";
+  EXPECT_EQ(received + drops, static_cast<double>(sent));
+}
+
 }  // namespace
 }  // namespace flowpulse
