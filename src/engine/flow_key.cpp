@@ -67,8 +67,8 @@ core::Result<std::vector<Dimensions>> compile_dimensions(const std::vector<confi
   return out;
 }
 
-void make_key(const FlowRecord& r, const Dimensions& d, std::uint8_t set_index, FlowKey& k) noexcept {
-  k = FlowKey{};
+void make_key(const FlowRecord& r, const Dimensions& d, std::uint8_t set_index, ShardKey& k) noexcept {
+  k = ShardKey{};
   k.set = set_index;
   const std::uint32_t m = d.mask;
   auto on = [m](Label l) { return (m >> static_cast<unsigned>(l)) & 1U; };
@@ -135,8 +135,8 @@ void enrich_key(FlowKey& k, const Dimensions& d, AddressEnricher& enricher, bool
   }
 }
 
-FlowKey overflow_key(std::uint8_t set_index) noexcept {
-  FlowKey k;
+ShardKey shard_overflow_key(std::uint8_t set_index) noexcept {
+  ShardKey k;
   k.set = set_index;
   k.overflow = 1;
   return k;

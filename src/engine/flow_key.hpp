@@ -4,6 +4,7 @@
 #pragma once
 
 #include <array>
+#include <cstddef>
 #include <cstdint>
 #include <cstring>
 #include <string>
@@ -57,6 +58,32 @@ struct Dimensions {
 // Compiles the configured sets; fails on an unknown label name.
 core::Result<std::vector<Dimensions>> compile_dimensions(const std::vector<config::DimensionSet>& sets);
 
+// What a worker's shard is keyed by: the labels a record carries (72 bytes, so a shard entry with
+// its counters is 96 bytes). Workers never see the enrichment labels.
+struct ShardKey {
+  std::array<std::uint8_t, 16> src_addr{};  // IPv4-mapped for IPv4, as IpAddress stores it
+  std::array<std::uint8_t, 16> dst_addr{};
+  std::array<std::uint8_t, 16> exporter{};
+  std::uint32_t in_if = 0;
+  std::uint32_t out_if = 0;
+  std::uint32_t src_as = 0;
+  std::uint32_t dst_as = 0;
+  std::uint16_t src_port = 0;
+  std::uint16_t dst_port = 0;
+  std::uint8_t proto = 0;
+  std::uint8_t direction = 0;
+  std::uint8_t set = 0;       // index of the dimension set
+  std::uint8_t overflow = 0;  // 1: the "other" entry of the set (all labels read "other")
+
+  friend bool operator==(const ShardKey& a, const ShardKey& b) noexcept {
+    return std::memcmp(&a, &b, sizeof a) == 0;
+  }
+};
+static_assert(sizeof(ShardKey) == 72);
+static_assert(std::has_unique_object_representations_v<ShardKey>);
+
+// What the stats core aggregates by: a ShardKey's fields, in the same order, then the enrichment
+// labels it looks up from the addresses.
 struct FlowKey {
   std::array<std::uint8_t, 16> src_addr{};  // IPv4-mapped for IPv4, as IpAddress stores it
   std::array<std::uint8_t, 16> dst_addr{};
@@ -89,6 +116,15 @@ struct FlowKey {
 };
 static_assert(sizeof(FlowKey) == 104);
 static_assert(std::has_unique_object_representations_v<FlowKey>);
+static_assert(offsetof(FlowKey, overflow) == offsetof(ShardKey, overflow) &&
+              offsetof(FlowKey, src_country) == sizeof(ShardKey));
+
+// A shard key as the stats core's key, enrichment labels empty.
+inline FlowKey widen(const ShardKey& s) noexcept {
+  FlowKey k;
+  std::memcpy(static_cast<void*>(&k), &s, sizeof s);
+  return k;
+}
 
 struct Counters {
   std::uint64_t bytes = 0;
@@ -105,13 +141,16 @@ struct Counters {
 };
 
 // The key of `r` in dimension set `set_index`.
-void make_key(const FlowRecord& r, const Dimensions& d, std::uint8_t set_index, FlowKey& out) noexcept;
+void make_key(const FlowRecord& r, const Dimensions& d, std::uint8_t set_index, ShardKey& out) noexcept;
 
 // The overflow ("other") key of a set.
-FlowKey overflow_key(std::uint8_t set_index) noexcept;
+ShardKey shard_overflow_key(std::uint8_t set_index) noexcept;
+inline FlowKey overflow_key(std::uint8_t set_index) noexcept { return widen(shard_overflow_key(set_index)); }
 
-inline std::uint64_t hash_key(const FlowKey& k) noexcept {
-  std::uint64_t w[sizeof(FlowKey) / 8];
+template <typename Key>
+inline std::uint64_t hash_key(const Key& k) noexcept {
+  static_assert(sizeof(Key) % 8 == 0);
+  std::uint64_t w[sizeof(Key) / 8];
   std::memcpy(w, &k, sizeof k);
   std::uint64_t h = 0x9e3779b97f4a7c15ULL;
   for (std::uint64_t x : w) {

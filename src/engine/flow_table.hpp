@@ -51,7 +51,7 @@ struct WorkerSnapshot {
 class FlowTable {
  public:
   struct Entry {
-    FlowKey key;
+    ShardKey key;
     Counters counters;
   };
 
@@ -59,7 +59,7 @@ class FlowTable {
 
   // Adds to the entry of `key` (hash = hash_key(key)), creating it if there is room, else to the
   // set's overflow entry. Returns false when it overflowed.
-  bool add(const FlowKey& key, std::uint64_t hash, const Counters& c) noexcept {
+  bool add(const ShardKey& key, std::uint64_t hash, const Counters& c) noexcept {
     std::size_t i = hash & mask_;
     const std::uint8_t tag = static_cast<std::uint8_t>((hash >> 56) | 1U);  // never 0 (= empty)
     for (;;) {
@@ -93,7 +93,7 @@ class FlowTable {
   void for_each(F&& f) const {
     for (std::uint32_t i : used_) f(entries_[i].key, entries_[i].counters);
     for (std::size_t s = 0; s < overflow_.size(); ++s) {
-      if (overflow_[s].flows != 0) f(overflow_key(static_cast<std::uint8_t>(s)), overflow_[s]);
+      if (overflow_[s].flows != 0) f(shard_overflow_key(static_cast<std::uint8_t>(s)), overflow_[s]);
     }
   }
 
@@ -146,7 +146,7 @@ class ShardAggregator {
 
  private:
   std::vector<Dimensions> dimensions_;
-  std::array<FlowKey, max_batch> keys_;
+  std::array<ShardKey, max_batch> keys_;
   std::array<std::uint64_t, max_batch> hashes_;
   Counters totals_;
   std::uint64_t records_ = 0;

@@ -51,15 +51,12 @@ StatsCore::StatsCore(StatsSettings settings, std::vector<Worker*> workers)
 
 void StatsCore::merge(const FlowTable& t) {
   AddressEnricher* enricher = settings_.enricher;
-  t.for_each([&](const FlowKey& k, const Counters& c) {
+  t.for_each([&](const ShardKey& shard_key, const Counters& c) {
+    FlowKey k = widen(shard_key);
     const Dimensions& d = settings_.dimensions[k.set];
-    if (enricher == nullptr || !(d.src_lookup || d.dst_lookup)) {
-      slice_[k] += c;
-      return;
-    }
-    FlowKey enriched = k;
-    enrich_key(enriched, d, *enricher, settings_.flow_as_wins);
-    slice_[enriched] += c;
+    if (enricher != nullptr && (d.src_lookup || d.dst_lookup))
+      enrich_key(k, d, *enricher, settings_.flow_as_wins);
+    slice_[k] += c;
   });
 }
 

@@ -35,16 +35,21 @@ FlowRecord record(const char* src, const char* dst, std::uint16_t sport, std::ui
   return r;
 }
 
+// The stats core's key of `r` in set 0 (as a worker makes it, widened).
+FlowKey key_of(const FlowRecord& r, const Dimensions& d) {
+  ShardKey s;
+  make_key(r, d, 0, s);
+  return widen(s);
+}
+
 TEST(FlowKey, MasksAddressesAndZeroesUnusedLabels) {
   const Dimensions d = dims({Label::src_addr, Label::dst_addr, Label::protocol}, 24, 64);
-  FlowKey k;
-  make_key(record("192.0.2.77", "2001:db8:1:2:3:4:5:6", 1234, 80, 10), d, 0, k);
+  FlowKey k = key_of(record("192.0.2.77", "2001:db8:1:2:3:4:5:6", 1234, 80, 10), d);
   EXPECT_EQ(label_value(k, Label::src_addr), "192.0.2.0");
   EXPECT_EQ(label_value(k, Label::dst_addr), "2001:db8:1:2::");
   EXPECT_EQ(label_value(k, Label::protocol), "tcp");
   EXPECT_EQ(k.src_port, 0);  // not in the set
-  FlowKey other;
-  make_key(record("192.0.2.1", "2001:db8:1:2:ffff::", 9, 9, 10), d, 0, other);
+  FlowKey other = key_of(record("192.0.2.1", "2001:db8:1:2:ffff::", 9, 9, 10), d);
   EXPECT_EQ(k, other);  // same /24 and /64, ports ignored
   EXPECT_EQ(hash_key(k), hash_key(other));
   EXPECT_EQ(label_value(overflow_key(0), Label::src_addr), "other");
@@ -83,9 +88,8 @@ TEST(FlowKey, EnrichmentReplacesAddressesByTheirLabels) {
   FlowRecord r1 = record("81.2.69.160", "1.128.0.1", 1, 2, 100);
   FlowRecord r2 = record("81.2.69.161", "1.128.0.1", 3, 4, 100);
   r2.dst_as = 64500;  // the export's own AS for the destination
-  FlowKey k1, k2;
-  make_key(r1, d, 0, k1);
-  make_key(r2, d, 0, k2);
+  FlowKey k1 = key_of(r1, d);
+  FlowKey k2 = key_of(r2, d);
   EXPECT_NE(k1, k2);  // workers keep whole addresses (and the export's AS) for the lookup
   enrich_key(k1, d, enricher, /*flow_as_wins=*/false);
   enrich_key(k2, d, enricher, false);
@@ -97,13 +101,11 @@ TEST(FlowKey, EnrichmentReplacesAddressesByTheirLabels) {
   EXPECT_EQ(label_value(k1, Label::dst_as_org, names.get()), "Telstra Pty Ltd");
   EXPECT_EQ(k1.dst_as, 0u);  // dst_as is not a label of the set
   // as_source: flow — the export's AS wins where it carries one.
-  FlowKey k3;
-  make_key(r2, d, 0, k3);
+  FlowKey k3 = key_of(r2, d);
   enrich_key(k3, d, enricher, /*flow_as_wins=*/true);
   EXPECT_EQ(label_value(k3, Label::dst_asn, names.get()), "64500");
   // Not in the table: "unknown".
-  FlowKey k4;
-  make_key(record("192.0.2.1", "192.0.2.2", 1, 2, 1), d, 0, k4);
+  FlowKey k4 = key_of(record("192.0.2.1", "192.0.2.2", 1, 2, 1), d);
   enrich_key(k4, d, enricher, false);
   EXPECT_EQ(label_value(k4, Label::src_country, names.get()), "unknown");
   EXPECT_EQ(label_value(k4, Label::dst_as_org, names.get()), "unknown");
@@ -114,8 +116,7 @@ TEST(FlowKey, EnrichmentKeepsMaskedAddressesThatAreLabels) {
   auto d = compile_dimensions({ds});
   ASSERT_TRUE(d.ok());
   TableEnricher enricher;
-  FlowKey k;
-  make_key(record("81.2.69.160", "10.0.0.1", 1, 2, 1), d->front(), 0, k);
+  FlowKey k = key_of(record("81.2.69.160", "10.0.0.1", 1, 2, 1), d->front());
   EXPECT_EQ(label_value(k, Label::src_addr), "81.2.69.160");  // whole until looked up
   enrich_key(k, d->front(), enricher, false);
   EXPECT_EQ(label_value(k, Label::src_addr), "81.2.69.0");
@@ -130,7 +131,7 @@ TEST(FlowTable, MergesKeysAndOverflowsWithoutLosingTotals) {
   // 20 distinct ports, 3 records each: 8 fit, the other 12 keys go to the overflow entry.
   for (int round = 0; round < 3; ++round) {
     for (std::uint16_t p = 1; p <= 20; ++p) {
-      FlowKey k;
+      ShardKey k;
       make_key(record("10.0.0.1", "10.0.0.2", p, 80, p), d, 0, k);
       Counters c{p, 1, 1};
       t.add(k, hash_key(k), c);
@@ -142,7 +143,7 @@ TEST(FlowTable, MergesKeysAndOverflowsWithoutLosingTotals) {
   Counters seen;
   std::size_t entries = 0;
   bool saw_overflow = false;
-  t.for_each([&](const FlowKey& k, const Counters& c) {
+  t.for_each([&](const ShardKey& k, const Counters& c) {
     seen += c;
     ++entries;
     saw_overflow |= k.overflow != 0;
@@ -156,7 +157,7 @@ TEST(FlowTable, MergesKeysAndOverflowsWithoutLosingTotals) {
   t.clear();
   EXPECT_EQ(t.size(), 0u);
   std::size_t after = 0;
-  t.for_each([&](const FlowKey&, const Counters&) { ++after; });
+  t.for_each([&](const ShardKey&, const Counters&) { ++after; });
   EXPECT_EQ(after, 0u);
 }
 
@@ -173,7 +174,7 @@ class Stats : public ::testing::Test {
   }
   void add(StatsCore& core, std::uint16_t port, std::uint64_t bytes) {
     FlowTable t(16, 1);
-    FlowKey k;
+    ShardKey k;
     make_key(record("10.0.0.1", "10.0.0.2", port, 80, bytes), dims({Label::src_port}), 0, k);
     t.add(k, hash_key(k), Counters{bytes, 1, 1});
     core.merge(t);
