@@ -20,6 +20,7 @@ constexpr Command commands[] = {
     {"run", cmd_run, "run the collector: UDP listeners, capture sources, /metrics"},
     {"check-config", cmd_check_config, "validate a config file and print the effective configuration"},
     {"decode", cmd_decode, "decode flow exports from pcap or payload files, one JSON record per line"},
+    {"replay", cmd_replay, "run the whole pipeline over a capture and print the final flow metrics"},
     {"version", cmd_version, "print the version and the parts built in"},
     {"help", cmd_help, "show this help, or the help of a command"},
 };

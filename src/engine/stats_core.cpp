@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstring>
 #include <string>
 #include <thread>
 
@@ -13,6 +14,13 @@ namespace flowpulse::engine {
 namespace {
 
 constexpr std::size_t buckets_per_window = 12;
+
+// A strict total order: more bytes first, then the key's bytes. The series kept under the budget
+// and their order then never depend on hash-map order, so a replay prints the same every time.
+bool heavier(const FlowKey& ka, const Counters& a, const FlowKey& kb, const Counters& b) {
+  if (a.bytes != b.bytes) return a.bytes > b.bytes;
+  return std::memcmp(&ka, &kb, sizeof ka) < 0;
+}
 
 bool is_zero(const Counters& c) { return c.bytes == 0 && c.packets == 0 && c.flows == 0; }
 
@@ -114,8 +122,9 @@ void StatsCore::truncate(SeriesMap& m, SeriesMap* mirror) const {
     for (auto it = m.begin(); it != m.end(); ++it) {
       if (it->first.set == s && !it->first.overflow) its.push_back(it);
     }
-    std::nth_element(its.begin(), its.begin() + static_cast<std::ptrdiff_t>(keep), its.end(),
-                     [](const auto& a, const auto& b) { return a->second.bytes > b->second.bytes; });
+    std::nth_element(
+        its.begin(), its.begin() + static_cast<std::ptrdiff_t>(keep), its.end(),
+        [](const auto& a, const auto& b) { return heavier(a->first, a->second, b->first, b->second); });
     const FlowKey other = overflow_key(static_cast<std::uint8_t>(s));
     Counters folded;
     for (auto it = its.begin() + static_cast<std::ptrdiff_t>(keep); it != its.end(); ++it) {
@@ -140,7 +149,7 @@ std::vector<Series> StatsCore::top(const SeriesMap& m) const {
   std::sort(all.begin(), all.end(), [](const Series& a, const Series& b) {
     if (a.key.set != b.key.set) return a.key.set < b.key.set;
     if (a.key.overflow != b.key.overflow) return a.key.overflow < b.key.overflow;
-    return a.counters.bytes > b.counters.bytes;
+    return heavier(a.key, a.counters, b.key, b.counters);
   });
   std::vector<Series> out;
   std::size_t in_set = 0;

@@ -45,15 +45,22 @@ std::vector<ClientMetric::Label> series_labels(const engine::FlowKey& k,
 }  // namespace
 
 FlowMetrics::FlowMetrics(const config::Metrics& settings, const engine::Collector& collector)
-    : settings_(settings), collector_(collector) {
-  for (const auto& l : collector.listeners())
-    listener_names_.push_back(endpoint_url(l.address, l.port, "").substr(7));
+    : FlowMetrics(settings, collector.dimensions(), collector.listeners(),
+                  [&collector] { return collector.snapshot(); }) {}
+
+FlowMetrics::FlowMetrics(const config::Metrics& settings, std::vector<engine::Dimensions> dimensions,
+                         std::vector<config::Listener> listeners, SnapshotSource snapshots)
+    : settings_(settings),
+      dimensions_(std::move(dimensions)),
+      listeners_(std::move(listeners)),
+      snapshots_(std::move(snapshots)) {
+  for (const auto& l : listeners_) listener_names_.push_back(endpoint_url(l.address, l.port, "").substr(7));
   for (auto w : settings.windows_ns) window_names_.push_back(config::format_duration(w));
 }
 
 std::vector<MetricFamily> FlowMetrics::Collect() const {
-  const auto snap = collector_.snapshot();
-  const auto& dims = collector_.dimensions();
+  const auto snap = snapshots_();
+  const auto& dims = dimensions_;
   const auto& s = settings_;
   std::vector<MetricFamily> out;
 
@@ -125,9 +132,8 @@ std::vector<MetricFamily> FlowMetrics::Collect() const {
       family(s, "flow_receive_errors_total", "Socket receive errors, by listener", MetricType::Counter);
   for (std::size_t l = 0; l < snap->listeners.size() && l < listener_names_.size(); ++l) {
     const auto& lc = snap->listeners[l];
-    const std::vector<ClientMetric::Label> labels = {
-        {"listener", listener_names_[l]},
-        {"protocol", decode::to_string(collector_.listeners()[l].protocol)}};
+    const std::vector<ClientMetric::Label> labels = {{"listener", listener_names_[l]},
+                                                     {"protocol", decode::to_string(listeners_[l].protocol)}};
     received.metric.push_back(value_metric(MetricType::Counter, static_cast<double>(lc.received), labels));
     received_bytes.metric.push_back(
         value_metric(MetricType::Counter, static_cast<double>(lc.received_bytes), labels));
