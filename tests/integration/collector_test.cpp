@@ -193,11 +193,14 @@ struct Json {
   double number = 0;
   std::string text;
   std::vector<Json> items;
-  std::vector<std::pair<std::string, Json>> members;
+  // An object's members as two parallel vectors: std::pair<std::string, Json> would need Json
+  // complete here, which libc++/clang enforce.
+  std::vector<std::string> keys;
+  std::vector<Json> values;
 
   const Json* get(const std::string& key) const {
-    for (const auto& [k, v] : members) {
-      if (k == key) return &v;
+    for (std::size_t i = 0; i < keys.size(); ++i) {
+      if (keys[i] == key) return &values[i];
     }
     return nullptr;
   }
@@ -265,7 +268,8 @@ class JsonParser {
       for (;;) {
         std::string k = string();
         expect(':');
-        v.members.emplace_back(std::move(k), value());
+        v.keys.push_back(std::move(k));
+        v.values.push_back(value());
         if (peek() == ',') {
           ++i_;
           continue;
@@ -352,7 +356,7 @@ std::optional<std::vector<PromSeries>> prom_query(std::uint16_t port, const std:
   for (const Json& item : result->items) {
     PromSeries s;
     if (const Json* m = item.get("metric")) {
-      for (const auto& [k, v] : m->members) s.labels[k] = v.text;
+      for (std::size_t i = 0; i < m->keys.size(); ++i) s.labels[m->keys[i]] = m->values[i].text;
     }
     const Json* value = item.get("value");
     if (value == nullptr || value->items.size() != 2) return std::nullopt;
