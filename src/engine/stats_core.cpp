@@ -54,7 +54,11 @@ StatsCore::StatsCore(StatsSettings settings, std::vector<Worker*> workers)
     windows_.push_back(std::move(win));
   }
   for (auto& l : last_) l.listeners.resize(settings_.listeners);
-  snapshot_.store(std::make_shared<const Snapshot>());
+  // Before the first tick a scrape already sees every listener, at zero.
+  auto first = std::make_shared<Snapshot>();
+  first->listeners.resize(settings_.listeners);
+  first->kernel_drops.assign(settings_.listeners, 0);
+  snapshot_.store(std::move(first));
 }
 
 void StatsCore::merge(const FlowTable& t) {

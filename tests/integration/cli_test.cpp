@@ -2,8 +2,10 @@
 // files, and `run` serving /metrics with the configured namespace, taking flow exports on a dual-stack
 // listener, reloading on SIGHUP, and stopping cleanly on SIGTERM/SIGINT.
 #include <gtest/gtest.h>
+#include <netinet/in.h>
 #include <signal.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include <thread>
 
@@ -204,6 +206,44 @@ TEST_F(Running, APortInUseIsAClearErrorAtStart) {
   EXPECT_NE(second.err().find("cannot serve metrics on 0.0.0.0:" + std::to_string(metrics_port_)),
             std::string::npos)
       << second.err();
+}
+
+// The README's run command, as a user types it: scripts/run builds (already built here) and runs
+// the default config: /metrics on 0.0.0.0:9469 and the four listeners of config/flowpulse.yaml.
+TEST(Cli, ScriptsRunServesMetricsOnTheDefaultConfig) {
+  // The default ports must be free (a real collector on this machine would hold them).
+  auto port_free = [](int type, std::uint16_t port) {
+    const int fd = ::socket(AF_INET, type, 0);
+    const int one = 1;  // as civetweb does: a connection in TIME_WAIT does not make the port busy
+    ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_port = htons(port);
+    const bool ok = ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0;
+    ::close(fd);
+    return ok;
+  };
+  if (!port_free(SOCK_STREAM, 9469) || !port_free(SOCK_DGRAM, 2055)) {
+    if (test::in_ci()) FAIL() << "the default ports 9469/tcp or 2055/udp are taken";
+    GTEST_SKIP() << "the default ports are taken";
+  }
+  TempDir dir;
+  Process run({(test::source_root() / "scripts" / "run").string()}, dir.path(), "scripts-run");
+  ASSERT_TRUE(run.wait_for_output("flowpulse started", 300'000)) << run.err();
+  auto r = test::http_get("127.0.0.1", 9469, "/metrics");
+  ASSERT_EQ(r.status, 200);
+  auto e = test::parse_exposition(r.body);
+  ASSERT_TRUE(e.has_value());
+  EXPECT_EQ(e->sum("flowpulse_build_info"), 1.0);
+  for (const char* protocol : {"netflow9", "netflow5", "ipfix", "sflow"}) {
+    EXPECT_EQ(e->sum("flow_received_packets_total", {{"protocol", protocol}}), 0.0);
+    bool present = false;
+    for (const auto& s : e->samples)
+      present |= s.name == "flow_received_packets_total" && s.label("protocol") == protocol;
+    EXPECT_TRUE(present) << protocol;
+  }
+  run.signal(SIGINT);
+  EXPECT_EQ(run.wait(20'000), 0) << run.err();
 }
 
 }  // namespace
