@@ -334,6 +334,15 @@ class Flowpulse:
             "default": "    - name: protocol\n      labels: [exporter, protocol]\n",
             "five_tuple": "    - name: five_tuple\n      labels: [src_addr, dst_addr, src_port, dst_port, protocol]\n",
         }[self.args.dimensions]
+        enrichment = ""
+        if self.args.enrich:
+            # Enrichment at the default dimensions: the same set with two enrichment labels, the
+            # MaxMind test databases loaded (the stats core looks up every merged key's addresses).
+            dims = dims.replace("labels: [exporter, protocol]", "labels: [exporter, protocol, src_country, dst_asn]")
+            mmdb = os.path.join(ROOT, "..", "shared", "data", "mmdb")
+            enrichment = ("enrichment:\n  city_database: %s\n  asn_database: %s\n"
+                          "  labels: {country: true, asn: true}\n"
+                          % (os.path.join(mmdb, "GeoIP2-City-Test.mmdb"), os.path.join(mmdb, "GeoLite2-ASN-Test.mmdb")))
         cfg = os.path.join(self.work, "flowpulse.yaml")
         with open(cfg, "w") as f:
             f.write(
@@ -341,9 +350,9 @@ class Flowpulse:
                 "  - protocol: %s\n    address: \"127.0.0.1\"\n    port: %d\n    receive_buffer: %d\n"
                 "performance:\n  workers: %d\n  batch_size: 64\n  table_capacity: 65536\n  tick: 1s\n"
                 "metrics:\n  address: \"127.0.0.1\"\n  port: %d\n  dimensions:\n%s  windows: [1m, 5m]\n"
-                "logging:\n  level: warn\n"
+                "logging:\n  level: warn\n%s"
                 % ({"netflow9": "netflow9", "ipfix": "ipfix", "sflow": "sflow"}[protocol], port, self.args.rcvbuf,
-                   self.args.workers, self.metrics_port, dims))
+                   self.args.workers, self.metrics_port, dims, enrichment))
         self.log = open(os.path.join(self.work, "flowpulse.log"), "a")
         self.p = subprocess.Popen([self.binary, "run", "-c", cfg], stdout=self.log, stderr=subprocess.STDOUT)
         if not wait_bound(port, self.p):
@@ -630,6 +639,9 @@ def main():
     ap.add_argument("--dimensions", choices=["default", "five_tuple"], default="default",
                     help="flowpulse dimension set (and the matching sfacctd aggregate): the default config's "
                          "[exporter, protocol], or the 5-tuple")
+    ap.add_argument("--enrich", action="store_true",
+                    help="flowpulse with GeoIP/ASN enrichment: the default set plus src_country and dst_asn, "
+                         "MaxMind's test databases loaded (issue 5's end-to-end cost)")
     ap.add_argument("--json", help="write every run and the summary to this file")
     ap.add_argument("--keep", action="store_true", help="keep the work directory (captures, logs)")
     args = ap.parse_args()
