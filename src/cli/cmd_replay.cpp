@@ -155,15 +155,12 @@ int cmd_replay(Args args) {
     return 2;
   }
   const std::vector<engine::Dimensions> dims = std::move(dims_or).value();
-  std::unique_ptr<enrich::Enricher> enricher;
-  if (!cfg.enrichment.city_database.empty() || !cfg.enrichment.asn_database.empty()) {
-    auto opened = enrich::Enricher::open(cfg.enrichment);
-    if (!opened) {
-      std::fprintf(stderr, "flowpulse: %s\n", opened.error().c_str());
-      return 1;
-    }
-    enricher = std::move(opened).value();
+  auto opened = enrich::Enricher::open_if_configured(cfg.enrichment);
+  if (!opened) {
+    std::fprintf(stderr, "flowpulse: %s\n", opened.error().c_str());
+    return 1;
   }
+  std::unique_ptr<enrich::Enricher> enricher = std::move(opened).value();
   auto pcap = io::PcapFile::open(file);
   if (!pcap) {
     std::fprintf(stderr, "flowpulse: %s\n", pcap.error().c_str());

@@ -86,15 +86,12 @@ int cmd_run(Args args) {
   }
   // GeoIP / ASN databases: a missing or broken file is an error at start (later, on reload, the
   // old database stays in use instead).
-  std::unique_ptr<enrich::Enricher> enricher;
-  if (!cfg.enrichment.city_database.empty() || !cfg.enrichment.asn_database.empty()) {
-    auto opened = enrich::Enricher::open(cfg.enrichment);
-    if (!opened) {
-      log::error("cannot start", {{"error", opened.error()}});
-      return 1;
-    }
-    enricher = std::move(opened).value();
+  auto opened = enrich::Enricher::open_if_configured(cfg.enrichment);
+  if (!opened) {
+    log::error("cannot start", {{"error", opened.error()}});
+    return 1;
   }
+  std::unique_ptr<enrich::Enricher> enricher = std::move(opened).value();
   auto collector = engine::Collector::start(cfg, enricher.get());
   if (!collector) {
     log::error("cannot start", {{"error", collector.error()}});

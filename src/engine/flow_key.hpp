@@ -82,22 +82,9 @@ struct ShardKey {
 static_assert(sizeof(ShardKey) == 72);
 static_assert(std::has_unique_object_representations_v<ShardKey>);
 
-// What the stats core aggregates by: a ShardKey's fields, in the same order, then the enrichment
-// labels it looks up from the addresses.
-struct FlowKey {
-  std::array<std::uint8_t, 16> src_addr{};  // IPv4-mapped for IPv4, as IpAddress stores it
-  std::array<std::uint8_t, 16> dst_addr{};
-  std::array<std::uint8_t, 16> exporter{};
-  std::uint32_t in_if = 0;
-  std::uint32_t out_if = 0;
-  std::uint32_t src_as = 0;
-  std::uint32_t dst_as = 0;
-  std::uint16_t src_port = 0;
-  std::uint16_t dst_port = 0;
-  std::uint8_t proto = 0;
-  std::uint8_t direction = 0;
-  std::uint8_t set = 0;       // index of the dimension set
-  std::uint8_t overflow = 0;  // 1: the "other" entry of the set (all labels read "other")
+// What the stats core aggregates by: the shard key's labels, then the enrichment labels it looks up
+// from the addresses.
+struct FlowKey : ShardKey {
   // Enrichment (stats core): countries packed as two ASCII letters, cities and AS organizations as
   // interned name ids (EnrichmentNames).
   std::uint16_t src_country = 0;
@@ -116,13 +103,11 @@ struct FlowKey {
 };
 static_assert(sizeof(FlowKey) == 104);
 static_assert(std::has_unique_object_representations_v<FlowKey>);
-static_assert(offsetof(FlowKey, overflow) == offsetof(ShardKey, overflow) &&
-              offsetof(FlowKey, src_country) == sizeof(ShardKey));
 
 // A shard key as the stats core's key, enrichment labels empty.
 inline FlowKey widen(const ShardKey& s) noexcept {
   FlowKey k;
-  std::memcpy(static_cast<void*>(&k), &s, sizeof s);
+  static_cast<ShardKey&>(k) = s;
   return k;
 }
 

@@ -47,6 +47,11 @@ Enricher::Enricher(const config::Enrichment& config) : config_(config), cache_(c
   published_ = std::make_shared<const engine::EnrichmentNames>(names_);
 }
 
+core::Result<std::unique_ptr<Enricher>> Enricher::open_if_configured(const config::Enrichment& config) {
+  if (config.city_database.empty() && config.asn_database.empty()) return std::unique_ptr<Enricher>();
+  return open(config);
+}
+
 core::Result<std::unique_ptr<Enricher>> Enricher::open(const config::Enrichment& config) {
   if (config.city_database.empty() && config.asn_database.empty())
     return core::Error{

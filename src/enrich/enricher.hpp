@@ -45,6 +45,8 @@ class Enricher final : public engine::AddressEnricher {
   // Opens the configured databases (city_database, asn_database; at least one). The error names the
   // config key, the file and the reason.
   static core::Result<std::unique_ptr<Enricher>> open(const config::Enrichment& config);
+  // The same when a database is configured; a null enricher (no error) when none is.
+  static core::Result<std::unique_ptr<Enricher>> open_if_configured(const config::Enrichment& config);
 
   Enricher(const Enricher&) = delete;
   Enricher& operator=(const Enricher&) = delete;
