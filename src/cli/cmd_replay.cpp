@@ -187,6 +187,7 @@ int cmd_replay(Args args) {
   for (auto& s : shards) writers.push_back(std::make_unique<decode::RecordWriter>(*s));
   auto end_tick = [&](std::uint64_t at) {
     for (std::size_t i = 0; i < shards.size(); ++i) {
+      shards[i]->meter.flush(*writers[i]);
       writers[i]->flush();
       stats.merge(shards[i]->table);
       shards[i]->table.clear();
@@ -266,14 +267,7 @@ int cmd_replay(Args args) {
     engine::MeterStats m;
     decode::DecodeStats d;
     for (const auto& s : shards) {
-      const auto& x = s->meter.stats();
-      m.frames += x.frames;
-      m.metered += x.metered;
-      m.flows_started += x.flows_started;
-      m.export_datagrams += x.export_datagrams;
-      m.not_ip += x.not_ip;
-      m.fragments += x.fragments;
-      m.truncated += x.truncated;
+      m += s->meter.stats();
       d += s->decoder.total();
     }
     std::fprintf(

@@ -6,8 +6,10 @@
 #include <cstring>
 #include <ctime>
 #include <string>
+#include <thread>
 #include <vector>
 
+#include "cli/capture.hpp"
 #include "cli/commands.hpp"
 #include "config/config.hpp"
 #include "core/log.hpp"
@@ -92,7 +94,15 @@ int cmd_run(Args args) {
     return 1;
   }
   std::unique_ptr<enrich::Enricher> enricher = std::move(opened).value();
-  auto collector = engine::Collector::start(cfg, enricher.get());
+  const unsigned workers = cfg.performance.workers != 0 ? cfg.performance.workers
+                                                        : std::max(1U, std::thread::hardware_concurrency());
+  auto captures = open_capture(cfg, workers);
+  if (!captures) {
+    log::error("cannot start", {{"error", captures.error()}});
+    return 1;
+  }
+  for (const auto& in : *captures) log::info("capturing", {{"source", in.source->name()}});
+  auto collector = engine::Collector::start(cfg, enricher.get(), std::move(captures).value());
   if (!collector) {
     log::error("cannot start", {{"error", collector.error()}});
     return 1;

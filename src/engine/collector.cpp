@@ -9,7 +9,8 @@
 namespace flowpulse::engine {
 
 core::Result<std::unique_ptr<Collector>> Collector::start(const config::Config& cfg,
-                                                          AddressEnricher* enricher) {
+                                                          AddressEnricher* enricher,
+                                                          std::vector<CaptureInput> captures) {
   std::unique_ptr<Collector> c(new Collector());
   auto dims = compile_dimensions(cfg.metrics.dimensions);
   if (!dims) return core::Error{dims.error()};
@@ -21,8 +22,9 @@ core::Result<std::unique_ptr<Collector>> Collector::start(const config::Config& 
     }
   }
   c->tick_ns_ = cfg.performance.tick_ns;
-  const unsigned n = cfg.performance.workers != 0 ? cfg.performance.workers
-                                                  : std::max(1U, std::thread::hardware_concurrency());
+  const unsigned n = cfg.listeners.empty()          ? 0
+                     : cfg.performance.workers != 0 ? cfg.performance.workers
+                                                    : std::max(1U, std::thread::hardware_concurrency());
   WorkerSettings ws;
   ws.listeners = cfg.listeners;
   ws.dimensions = c->dimensions_;
@@ -39,6 +41,14 @@ core::Result<std::unique_ptr<Collector>> Collector::start(const config::Config& 
     c->workers_.push_back(std::move(w).value());
   }
   c->listeners_ = ws.listeners;
+  ws.meter.export_ports = cfg.capture.export_ports;
+  ws.meter.flow_cache_capacity = cfg.performance.table_capacity;
+  for (CaptureInput& in : captures) {
+    auto w = Worker::create_capture(static_cast<unsigned>(c->workers_.size()), ws, std::move(in.source),
+                                    std::move(in.store));
+    if (!w) return core::Error{w.error()};
+    c->workers_.push_back(std::move(w).value());
+  }
   StatsSettings ss;
   ss.dimensions = c->dimensions_;
   ss.windows_ns = cfg.metrics.windows_ns;
@@ -53,8 +63,10 @@ core::Result<std::unique_ptr<Collector>> Collector::start(const config::Config& 
   c->stats_ = std::make_unique<StatsCore>(std::move(ss), std::move(raw));
   for (auto& w : c->workers_) w->start();
   c->stats_thread_ = std::jthread([p = c.get()](std::stop_token st) { p->run_stats(st); });
-  log::info("collector started",
-            {{"workers", n}, {"listeners", c->listeners_.size()}, {"dimension_sets", c->dimensions_.size()}});
+  log::info("collector started", {{"workers", n},
+                                  {"capture_workers", c->workers_.size() - n},
+                                  {"listeners", c->listeners_.size()},
+                                  {"dimension_sets", c->dimensions_.size()}});
   return c;
 }
 

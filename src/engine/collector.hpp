@@ -1,6 +1,6 @@
-// The collector engine: N workers (each with its own SO_REUSEPORT socket per listener, templates
-// and flow-table shard) and the stats-core thread that merges their shards every tick and publishes
-// the Snapshot that /metrics reads.
+// The collector engine: N collector workers (each with its own SO_REUSEPORT socket per listener,
+// templates and flow-table shard), one capture worker per packet source, and the stats-core thread that
+// merges their shards every tick and publishes the Snapshot that /metrics reads.
 #pragma once
 
 #include <memory>
@@ -14,11 +14,21 @@
 
 namespace flowpulse::engine {
 
+// One capture worker's input: its packet source and, when the pcap store is on, where its frames
+// are copied.
+struct CaptureInput {
+  std::unique_ptr<io::PacketSource> source;
+  std::unique_ptr<io::FrameSink> store;
+};
+
 class Collector {
  public:
-  // `enricher` (may be null when no set uses enrichment labels) must outlive the collector.
+  // `enricher` (may be null when no set uses enrichment labels) must outlive the collector. Each
+  // capture input gets a capture worker of its own, besides the collector workers of the listeners
+  // (none when there are no listeners).
   static core::Result<std::unique_ptr<Collector>> start(const config::Config& cfg,
-                                                        AddressEnricher* enricher = nullptr);
+                                                        AddressEnricher* enricher = nullptr,
+                                                        std::vector<CaptureInput> captures = {});
   ~Collector();
   Collector(const Collector&) = delete;
   Collector& operator=(const Collector&) = delete;
@@ -30,7 +40,7 @@ class Collector {
   std::shared_ptr<const Snapshot> snapshot() const { return stats_->snapshot(); }
   const std::vector<Dimensions>& dimensions() const noexcept { return dimensions_; }
   const std::vector<config::Listener>& listeners() const noexcept { return listeners_; }
-  std::size_t workers() const noexcept { return workers_.size(); }
+  std::size_t workers() const noexcept { return workers_.size(); }  // collector and capture workers
   std::uint64_t tick_ns() const noexcept { return tick_ns_; }
   // The port each listener is bound to (differs from the config only for port 0).
   std::vector<std::uint16_t> bound_ports() const;

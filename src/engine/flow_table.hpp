@@ -8,11 +8,14 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <span>
 #include <vector>
 
 #include "decode/decoder.hpp"
 #include "engine/flow_key.hpp"
+#include "engine/meter.hpp"
+#include "io/packet_source.hpp"
 
 namespace flowpulse::engine {
 
@@ -37,6 +40,14 @@ struct ExporterSnapshot {
   std::uint64_t templates = 0;
 };
 
+// A capture worker's source and meter, cumulative since start.
+struct CaptureCounters {
+  io::SourceStats source;
+  MeterStats meter;
+  std::uint64_t receive_errors = 0;  // receive() calls that failed
+  bool at_end = false;               // a file source read to its end
+};
+
 struct WorkerSnapshot {
   std::vector<ExporterSnapshot> exporters;  // the worker's exporter table (bounded by the decoder)
   std::vector<ListenerCounters> listeners;  // index = listener index in the config
@@ -46,6 +57,7 @@ struct WorkerSnapshot {
   std::array<std::uint64_t, duration_buckets> duration_counts{};
   double duration_sum = 0;
   std::uint64_t batches = 0;
+  std::optional<CaptureCounters> capture;  // capture workers only
 };
 
 class FlowTable {

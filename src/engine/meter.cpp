@@ -1,5 +1,7 @@
 #include "engine/meter.hpp"
 
+#include <algorithm>
+#include <array>
 #include <bit>
 #include <cstring>
 
@@ -7,33 +9,76 @@
 
 namespace flowpulse::engine {
 
-// Open addressing on the unidirectional 5-tuple; an entry idle past the timeout is reused in place
-// (probe chains stay intact: a reused slot is never empty).
+MeterStats& MeterStats::operator+=(const MeterStats& o) noexcept {
+  frames += o.frames;
+  bytes += o.bytes;
+  metered += o.metered;
+  flows_started += o.flows_started;
+  export_datagrams += o.export_datagrams;
+  not_ip += o.not_ip;
+  fragments += o.fragments;
+  truncated += o.truncated;
+  cache_full += o.cache_full;
+  return *this;
+}
+
+// What a metered flow is: the unidirectional 5-tuple and the frame's port (interface, DPDK port).
+struct Meter::FlowId {
+  std::array<std::uint8_t, 16> src{};
+  std::array<std::uint8_t, 16> dst{};
+  std::uint16_t src_port = 0;
+  std::uint16_t dst_port = 0;
+  std::uint8_t proto = 0;
+  std::uint8_t used = 0;  // 0 = empty slot, else the IP version (4, 6)
+  std::uint16_t port = 0;
+  friend bool operator==(const FlowId& a, const FlowId& b) noexcept {
+    return std::memcmp(&a, &b, sizeof a) == 0;
+  }
+};
+// Open addressing on FlowId, one cache line per flow. An entry idle past the timeout is reused in
+// place (probe chains stay intact: a reused slot is never empty); if it still holds changes not yet
+// flushed, they are written out first.
 struct Meter::Cache {
-  struct Id {
-    std::array<std::uint8_t, 16> src{};
-    std::array<std::uint8_t, 16> dst{};
-    std::uint16_t src_port = 0;
-    std::uint16_t dst_port = 0;
-    std::uint8_t proto = 0;
-    std::uint8_t used = 0;
-    std::uint16_t pad = 0;
-    friend bool operator==(const Id& a, const Id& b) noexcept { return std::memcmp(&a, &b, sizeof a) == 0; }
-  };
+  using Id = FlowId;
   static_assert(sizeof(Id) == 40 && std::has_unique_object_representations_v<Id>);
-  struct Entry {
+  // Counters are the changes since the last flush. packets is 32-bit: an entry is flushed early
+  // before it could wrap.
+  struct alignas(64) Entry {
     Id id;
     std::uint64_t last_seen_ns = 0;
+    std::uint64_t bytes = 0;
+    std::uint32_t packets = 0;
+    std::uint16_t flows = 0;
+    std::uint8_t tcp_flags = 0;
+    std::uint8_t dirty = 0;
   };
+  static_assert(sizeof(Entry) == 64);
 
   explicit Cache(std::uint32_t capacity)
-      : capacity(capacity), mask(std::bit_ceil(capacity + capacity / 3 + 1) - 1), entries(mask + 1) {}
+      : capacity(capacity),
+        mask(std::bit_ceil(std::size_t{capacity} + capacity / 3 + 1) - 1),
+        entries(new Entry[mask + 1]) {
+    dirty.reserve(mask + 1);
+  }
 
   std::uint32_t capacity;
   std::size_t mask;
-  std::vector<Entry> entries;
+  std::unique_ptr<Entry[]> entries;
+  std::vector<std::uint32_t> dirty;  // slots changed since the last flush, each once
   std::uint32_t size = 0;
 };
+
+namespace {
+
+// The fields a raw record carries (the rest of FlowRecord stays at its defaults).
+FlowRecord raw_base() {
+  FlowRecord r;
+  r.type = FlowType::raw;
+  r.sampling_rate = 1;
+  return r;
+}
+
+}  // namespace
 
 Meter::Meter(const MeterSettings& settings, decode::FlowDecoder& decoder)
     : settings_(settings),
@@ -46,49 +91,60 @@ Meter::Meter(const MeterSettings& settings, decode::FlowDecoder& decoder)
 
 Meter::~Meter() = default;
 
-bool Meter::is_export(const decode::PacketInfo& info) const noexcept {
-  return info.proto == 17 && info.payload_complete() && is_export_port_[info.dst_port] != 0;
-}
+std::size_t Meter::cached_flows() const noexcept { return cache_->size; }
 
-bool Meter::starts_flow(const FlowRecord& r, std::uint64_t now_ns) noexcept {
-  Cache& c = *cache_;
-  Cache::Id id;
-  id.src = r.src_addr.bytes;
-  id.dst = r.dst_addr.bytes;
-  id.src_port = r.src_port;
-  id.dst_port = r.dst_port;
-  id.proto = r.proto;
-  id.used = 1;
-  std::size_t i = hash_key(id) & c.mask;
-  Cache::Entry* reusable = nullptr;
-  for (;; i = (i + 1) & c.mask) {
-    Cache::Entry& e = c.entries[i];
-    if (e.id.used == 0) break;
-    if (e.id == id) {
-      const bool idle = now_ns - e.last_seen_ns > settings_.idle_timeout_ns;
-      e.last_seen_ns = now_ns;
-      return idle;
-    }
-    if (reusable == nullptr && now_ns - e.last_seen_ns > settings_.idle_timeout_ns) reusable = &c.entries[i];
-  }
-  if (reusable != nullptr) {
-    *reusable = {id, now_ns};
-  } else if (c.size < c.capacity) {
-    c.entries[i] = {id, now_ns};
-    ++c.size;
-  } else {
-    ++stats_.cache_full;
-  }
-  return true;
-}
+// What the cache update needs of a metered packet, so a burst's parses need not be kept.
+struct Meter::Packet {
+  FlowId id;
+  std::uint64_t hash;
+  std::uint64_t time_ns;
+  std::uint32_t wire_len;
+  std::uint8_t tcp_flags;
+};
 
 void Meter::process(std::span<const io::Frame> frames, decode::RecordWriter& out) {
-  for (const io::Frame& f : frames) {
-    process(f, decode::parse_link(static_cast<std::uint32_t>(f.link_type), f.data, f.caplen), out);
+  // A burst at a time: parse every frame and prefetch its flow's cache slot, then update them, so
+  // the cache misses of a burst overlap instead of coming one after another.
+  constexpr std::size_t step = 32;
+  std::array<Packet, step> packets;
+  for (std::size_t at = 0; at < frames.size(); at += step) {
+    const std::size_t n = std::min(step, frames.size() - at);
+    std::size_t m = 0;
+    for (std::size_t j = 0; j < n; ++j) {
+      const io::Frame& f = frames[at + j];
+      const decode::PacketInfo info =
+          decode::parse_link(static_cast<std::uint32_t>(f.link_type), f.data, f.caplen);
+      if (!classify(f, info, out)) continue;
+      make_packet(f, info, packets[m]);
+      __builtin_prefetch(&cache_->entries[packets[m].hash & cache_->mask]);
+      ++m;
+    }
+    for (std::size_t j = 0; j < m; ++j) meter(packets[j], out);
   }
 }
 
 void Meter::process(const io::Frame& f, const decode::PacketInfo& info, decode::RecordWriter& out) {
+  if (!classify(f, info, out)) return;
+  Packet p;
+  make_packet(f, info, p);
+  meter(p, out);
+}
+
+void Meter::make_packet(const io::Frame& f, const decode::PacketInfo& info, Packet& p) noexcept {
+  p.id.src = info.src_addr.bytes;
+  p.id.dst = info.dst_addr.bytes;
+  p.id.src_port = info.src_port;
+  p.id.dst_port = info.dst_port;
+  p.id.proto = info.proto;
+  p.id.used = info.ip_version;
+  p.id.port = f.port;
+  p.hash = hash_key(p.id);
+  p.time_ns = f.timestamp_ns;
+  p.wire_len = f.wire_len;
+  p.tcp_flags = info.tcp_flags;
+}
+
+bool Meter::classify(const io::Frame& f, const decode::PacketInfo& info, decode::RecordWriter& out) {
   ++stats_.frames;
   stats_.bytes += f.wire_len;
   if (info.ip_version == 0) {
@@ -97,7 +153,7 @@ void Meter::process(const io::Frame& f, const decode::PacketInfo& info, decode::
     } else {
       ++stats_.not_ip;
     }
-    return;
+    return false;
   }
   if (is_export(info)) {
     decode::Datagram dg;
@@ -108,23 +164,109 @@ void Meter::process(const io::Frame& f, const decode::PacketInfo& info, decode::
     dg.time_received_ns = f.timestamp_ns;
     ++stats_.export_datagrams;
     decoder_.decode(dg, out, ports_.find(info.dst_port));
-    return;
+    return false;
   }
   if (info.is_fragment) ++stats_.fragments;
-  FlowRecord base;
-  base.type = FlowType::raw;
-  base.time_received_ns = f.timestamp_ns;
+  return true;
+}
+
+namespace {
+
+// Counters are the changes since the last flush.
+struct Delta {
+  std::uint64_t last_seen_ns;
+  std::uint64_t bytes;
+  std::uint32_t packets;
+  std::uint16_t flows;
+  std::uint8_t tcp_flags;
+};
+
+void write_record(const FlowRecord& base, const auto& id, const Delta& d, decode::RecordWriter& out) {
   FlowRecord& r = out.add(base);
-  decode::fill_flow_record(info, r);
-  r.type = FlowType::raw;
-  r.time_flow_start_ns = f.timestamp_ns;
-  r.time_flow_end_ns = f.timestamp_ns;
-  r.packets = r.raw_packets = 1;
-  r.bytes = r.raw_bytes = f.wire_len;
-  r.sampling_rate = 1;
-  r.flows = starts_flow(r, f.timestamp_ns) ? 1 : 0;
-  stats_.flows_started += r.flows;
+  r.src_addr.bytes = id.src;
+  r.dst_addr.bytes = id.dst;
+  r.src_addr.family = r.dst_addr.family = id.used;  // the IP version
+  r.src_port = id.src_port;
+  r.dst_port = id.dst_port;
+  r.proto = id.proto;
+  r.in_if = id.port;
+  r.tcp_flags = d.tcp_flags;
+  r.bytes = r.raw_bytes = d.bytes;
+  r.packets = r.raw_packets = d.packets;
+  r.flows = d.flows;
+  r.time_received_ns = r.time_flow_end_ns = d.last_seen_ns;
+}
+
+// Writes a cache entry's changes as one record and clears them.
+void write_out(auto& e, decode::RecordWriter& out) {
+  static const FlowRecord base = raw_base();
+  if (e.packets != 0)
+    write_record(base, e.id, {e.last_seen_ns, e.bytes, e.packets, e.flows, e.tcp_flags}, out);
+  e.bytes = 0;
+  e.packets = 0;
+  e.flows = 0;
+  e.tcp_flags = 0;
+}
+
+}  // namespace
+
+void Meter::meter(const Packet& p, decode::RecordWriter& out) noexcept {
+  Cache& c = *cache_;
+  const std::uint64_t now = p.time_ns;
   ++stats_.metered;
+
+  std::size_t i = p.hash & c.mask;
+  Cache::Entry* e = nullptr;
+  Cache::Entry* reusable = nullptr;
+  bool starts = false;
+  for (;; i = (i + 1) & c.mask) {
+    Cache::Entry& x = c.entries[i];
+    if (x.id.used == 0) break;
+    if (x.id == p.id) {
+      e = &x;
+      starts = now - x.last_seen_ns > settings_.idle_timeout_ns;
+      break;
+    }
+    if (reusable == nullptr && now - x.last_seen_ns > settings_.idle_timeout_ns) reusable = &x;
+  }
+  if (e == nullptr) {
+    starts = true;
+    if (reusable != nullptr) {
+      e = reusable;
+      write_out(*e, out);  // its old flow's last changes, if not flushed yet
+    } else if (c.size < c.capacity) {
+      e = &c.entries[i];
+      ++c.size;
+    } else {
+      // No room: this packet is a record of its own, a flow start (its flow cannot be followed).
+      static const FlowRecord base = raw_base();
+      ++stats_.cache_full;
+      ++stats_.flows_started;
+      write_record(base, p.id, {now, p.wire_len, 1, 1, p.tcp_flags}, out);
+      return;
+    }
+    e->id = p.id;
+  }
+  if (e->packets == UINT32_MAX || e->flows == UINT16_MAX) write_out(*e, out);  // rather than wrap
+  e->last_seen_ns = now;
+  e->bytes += p.wire_len;
+  ++e->packets;
+  e->flows += starts ? 1 : 0;
+  stats_.flows_started += starts ? 1 : 0;
+  e->tcp_flags |= p.tcp_flags;
+  if (e->dirty == 0) {
+    e->dirty = 1;
+    c.dirty.push_back(static_cast<std::uint32_t>(e - c.entries.get()));
+  }
+}
+
+void Meter::flush(decode::RecordWriter& out) {
+  Cache& c = *cache_;
+  for (std::uint32_t slot : c.dirty) {
+    write_out(c.entries[slot], out);
+    c.entries[slot].dirty = 0;
+  }
+  c.dirty.clear();
 }
 
 }  // namespace flowpulse::engine

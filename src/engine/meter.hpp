@@ -1,8 +1,14 @@
 // The meter: raw frames in, flow records out. Each frame is parsed (L2-L4); a whole UDP datagram to
 // one of the flow-export ports goes to the flow-export decoders, as if a listener had received it;
-// every other IP packet becomes a record of type raw (its 5-tuple, one packet, its wire bytes, TCP
-// flags, capture time). A bounded per-meter flow cache decides which records start a flow, so
-// flow_flows_total counts flows (first packet, or first after an idle timeout), not packets.
+// every other IP packet is counted into its flow in the meter's flow cache, keyed by the
+// unidirectional 5-tuple and the frame's port (bytes on the wire, packets, TCP flags). flush() turns
+// what changed since the last flush into records of type raw, one per flow, which the worker adds
+// into its shard: per packet the meter touches one 64-byte cache entry and nothing else.
+//
+// A flow starts with its first packet, or with the first after an idle timeout (its entry is then
+// reused in place); flow_flows_total counts those starts. The cache has a fixed capacity: when it
+// is full, a packet of a new flow becomes a record of its own (counted as `cache_full`), so nothing
+// is lost from the totals.
 //
 // One meter per worker, no sharing: the caller keeps all frames of one 5-tuple (and all export
 // datagrams of one exporter) on one meter. Not handled yet: IP reassembly of fragmented export
@@ -23,13 +29,15 @@ namespace flowpulse::engine {
 struct MeterStats {
   std::uint64_t frames = 0;
   std::uint64_t bytes = 0;             // wire bytes
-  std::uint64_t metered = 0;           // frames that became raw records
-  std::uint64_t flows_started = 0;     // raw records that started a flow
+  std::uint64_t metered = 0;           // frames counted into flows
+  std::uint64_t flows_started = 0;     // flows that started (first packet, or first after idle)
   std::uint64_t export_datagrams = 0;  // datagrams handed to the flow-export decoders
   std::uint64_t not_ip = 0;            // ARP, LLDP, ... (counted, not metered)
   std::uint64_t fragments = 0;         // IP fragments (metered as raw packets)
   std::uint64_t truncated = 0;         // frames cut short or malformed before the IP header
-  std::uint64_t cache_full = 0;        // flow-cache full: the record counted as a flow start
+  std::uint64_t cache_full = 0;        // packets of new flows that found the cache full
+
+  MeterStats& operator+=(const MeterStats& o) noexcept;
 };
 
 struct MeterSettings {
@@ -45,18 +53,30 @@ class Meter {
   Meter(const Meter&) = delete;
   Meter& operator=(const Meter&) = delete;
 
-  // Parses and meters `frames`; records (raw and decoded exports) go to `out`.
+  // Parses and meters `frames`; decoded export records go to `out` now, metered packets at flush().
   void process(std::span<const io::Frame> frames, decode::RecordWriter& out);
   // One already parsed frame (callers that parse to shard may pass their parse on).
   void process(const io::Frame& frame, const decode::PacketInfo& info, decode::RecordWriter& out);
+  // Writes one raw record per flow that changed since the last flush (its bytes, packets and flow
+  // starts since then) to `out`, in cache order, and clears the changes.
+  void flush(decode::RecordWriter& out);
 
   const MeterStats& stats() const noexcept { return stats_; }
+  // Flows in the cache (active or idle, not yet reused).
+  std::size_t cached_flows() const noexcept;
   // Whether the frame is a flow export by its parse (UDP to an export port, complete).
-  bool is_export(const decode::PacketInfo& info) const noexcept;
+  bool is_export(const decode::PacketInfo& info) const noexcept {
+    return info.proto == 17 && info.payload_complete() && is_export_port_[info.dst_port] != 0;
+  }
 
  private:
+  struct FlowId;
   struct Cache;
-  bool starts_flow(const FlowRecord& r, std::uint64_t now_ns) noexcept;
+  struct Packet;
+  // Counts the frame; hands a flow export to the decoders. True when the frame is to be metered.
+  bool classify(const io::Frame& f, const decode::PacketInfo& info, decode::RecordWriter& out);
+  static void make_packet(const io::Frame& f, const decode::PacketInfo& info, Packet& p) noexcept;
+  void meter(const Packet& p, decode::RecordWriter& out) noexcept;
 
   MeterSettings settings_;
   decode::FlowDecoder& decoder_;

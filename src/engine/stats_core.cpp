@@ -247,6 +247,7 @@ void StatsCore::publish(std::uint64_t now_ns) {
     snap->duration_sum += ws.duration_sum;
     snap->batches += ws.batches;
     snap->workers.push_back({workers_[i]->id(), last_entries_[i], 0});
+    if (ws.capture) snap->captures.push_back({workers_[i]->source()->name(), *ws.capture});
   }
 
   // Kernel drops and queued bytes, per socket, from /proc/net/udp{,6}.

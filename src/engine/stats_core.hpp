@@ -40,6 +40,11 @@ struct WorkerInfo {
   std::uint64_t queue_bytes = 0;    // bytes waiting in the worker's sockets
 };
 
+struct CaptureInfo {
+  std::string source;  // the source's name, e.g. "afpacket:eth0"
+  CaptureCounters counters;
+};
+
 struct Snapshot {
   std::uint64_t time_ns = 0;
   std::uint64_t ticks = 0;
@@ -51,6 +56,7 @@ struct Snapshot {
   decode::DecodeStats decode;
   std::vector<ExporterSnapshot> exporters;  // summed over workers, by address
   std::vector<WorkerInfo> workers;
+  std::vector<CaptureInfo> captures;  // one per capture worker
   std::uint64_t table_overflow = 0;
   std::array<std::uint64_t, duration_buckets> duration_counts{};
   double duration_sum = 0;

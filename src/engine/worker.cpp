@@ -44,7 +44,7 @@ Worker::Worker(unsigned id, const WorkerSettings& settings)
       aggregator_(settings.dimensions) {
   for (const auto& l : settings.listeners) hints_.push_back(l.protocol);
   const std::size_t n = settings.batch_size;
-  buffers_.resize(n * max_datagram);
+  if (!settings.listeners.empty()) buffers_.resize(n * max_datagram);  // capture workers have none
   msgs_.resize(n);
   iovecs_.resize(n);
   names_.resize(n);
@@ -68,6 +68,26 @@ core::Result<std::unique_ptr<Worker>> Worker::create(unsigned id, const WorkerSe
     }
     w->sockets_.push_back(std::move(s).value());
   }
+  return w;
+}
+
+core::Result<std::unique_ptr<Worker>> Worker::create_capture(unsigned id, const WorkerSettings& settings,
+                                                             std::unique_ptr<io::PacketSource> source,
+                                                             std::unique_ptr<io::FrameSink> store) {
+  WorkerSettings ws = settings;
+  ws.listeners.clear();  // a capture worker has no sockets
+  std::unique_ptr<Worker> w(new Worker(id, ws));
+  w->epoll_fd_ = epoll_create1(EPOLL_CLOEXEC);
+  w->wake_fd_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+  if (w->epoll_fd_ < 0 || w->wake_fd_ < 0) return core::Error{std::string("worker: ") + std::strerror(errno)};
+  epoll_event ev{};
+  ev.events = EPOLLIN;
+  ev.data.u64 = UINT64_MAX;
+  epoll_ctl(w->epoll_fd_, EPOLL_CTL_ADD, w->wake_fd_, &ev);
+  w->source_ = std::move(source);
+  w->store_ = std::move(store);
+  w->meter_ = std::make_unique<Meter>(settings.meter, w->decoder_);
+  w->frames_.resize(settings.batch_size);
   return w;
 }
 
@@ -108,11 +128,17 @@ void Worker::fill_snapshot(WorkerSnapshot& s) {
   s.duration_sum = duration_sum_;
   s.batches = batches_;
   s.totals = aggregator_.totals();
+  if (source_)
+    s.capture = CaptureCounters{source_->stats(), meter_->stats(), capture_errors_, source_->at_end()};
 }
 
 void Worker::poll_swap() noexcept {
   FlowTable* spare = swap_request_.exchange(nullptr, std::memory_order_acq_rel);
   if (spare == nullptr) return;
+  if (meter_) {  // the flows metered since the last hand-over go into this shard
+    meter_->flush(writer_);
+    writer_.flush();
+  }
   decoder_.expire_pending(core::realtime_ns());
   overflow_records_ += active_->overflow_records();
   fill_snapshot(active_->snapshot);
@@ -120,7 +146,59 @@ void Worker::poll_swap() noexcept {
   active_ = spare;
 }
 
+void Worker::idle(int timeout_ms) noexcept {
+  epoll_event ev;
+  if (epoll_wait(epoll_fd_, &ev, 1, timeout_ms) == 1) {
+    std::uint64_t v;
+    (void)!::read(wake_fd_, &v, sizeof v);
+  }
+}
+
+void Worker::count_batch(std::uint64_t started_ns) noexcept {
+  const double seconds = static_cast<double>(core::monotonic_ns() - started_ns) / 1e9;
+  std::size_t b = 0;
+  while (b < std::size(duration_bounds) && seconds > duration_bounds[b]) ++b;
+  ++duration_counts_[b];
+  duration_sum_ += seconds;
+  ++batches_;
+}
+
+void Worker::run_capture(std::stop_token stop) {
+  if (auto attached = source_->attach_thread(); !attached) {
+    ++capture_errors_;
+    log::error("capture worker cannot use its source",
+               {{"source", source_->name()}, {"error", attached.error()}});
+  }
+  while (!stop.stop_requested()) {
+    if (source_->at_end()) {  // a file read to its end: nothing more will come
+      idle(idle_wait_ms);
+      poll_swap();
+      continue;
+    }
+    auto got = source_->receive(frames_, idle_wait_ms);
+    if (!got) {
+      ++capture_errors_;
+      log::limited(log::Level::error, "capture_error", source_->name(), "capture receive failed",
+                   {{"error", got.error()}});
+      idle(idle_wait_ms);  // a failing device is retried, not spun on
+    } else if (*got != 0) {
+      const std::uint64_t t0 = core::monotonic_ns();
+      const std::span<const io::Frame> burst(frames_.data(), *got);
+      meter_->process(burst, writer_);
+      writer_.flush();
+      if (store_) store_->write(burst);
+      source_->release();
+      count_batch(t0);
+    }
+    poll_swap();
+  }
+}
+
 void Worker::run(std::stop_token stop) {
+  if (source_) {
+    run_capture(stop);
+    return;
+  }
   std::array<epoll_event, 16> events;
   while (!stop.stop_requested()) {
     const int n = epoll_wait(epoll_fd_, events.data(), static_cast<int>(events.size()), idle_wait_ms);
@@ -167,12 +245,7 @@ void Worker::receive(std::size_t listener) {
     dg.time_received_ns = now;
     handle_datagram(listener, dg);
   }
-  const double seconds = static_cast<double>(core::monotonic_ns() - t0) / 1e9;
-  std::size_t b = 0;
-  while (b < std::size(duration_bounds) && seconds > duration_bounds[b]) ++b;
-  ++duration_counts_[b];
-  duration_sum_ += seconds;
-  ++batches_;
+  count_batch(t0);
 }
 
 void Worker::handle_datagram(std::size_t listener, const decode::Datagram& dg) noexcept {

@@ -1,7 +1,12 @@
-// A run-to-completion collector worker (one thread): it owns one SO_REUSEPORT socket per listener,
-// its template cache (FlowDecoder) and its flow-table shard. Loop: wait on its sockets, receive a
-// batch with recvmmsg, decode each datagram, add the records into the active shard. Nothing on this
-// path is shared, locked or allocated.
+// A run-to-completion worker (one thread) of one of two kinds:
+//   - a collector worker owns one SO_REUSEPORT socket per listener. Loop: wait on its sockets,
+//     receive a batch with recvmmsg, decode each datagram, add the records into the active shard;
+//   - a capture worker owns one packet source (a DPDK or AF_XDP queue, an AF_PACKET fanout member,
+//     a libpcap handle or file) and a Meter. Loop: receive a burst, meter it (flow exports in it are
+//     decoded), copy it to the pcap store if one is set, release it; the meter's flows go into the
+//     shard at each hand-over.
+// Either owns its template cache (FlowDecoder) and its flow-table shard. Nothing on this path is
+// shared, locked or allocated.
 //
 // Hand-over (no lock on the worker side): the stats core stores a clean spare table in
 // `swap_request_` and pokes the worker's eventfd; at the next batch boundary the worker copies its
@@ -20,6 +25,8 @@
 
 #include "decode/flow_decoder.hpp"
 #include "engine/flow_table.hpp"
+#include "engine/meter.hpp"
+#include "io/packet_source.hpp"
 #include "io/udp_socket.hpp"
 
 namespace flowpulse::engine {
@@ -30,12 +37,17 @@ struct WorkerSettings {
   decode::Limits limits;
   std::uint32_t batch_size = 64;
   std::uint32_t table_capacity = 65536;
+  MeterSettings meter;  // capture workers
 };
 
 class Worker final : public decode::RecordSink {
  public:
   // Opens the worker's sockets (SO_REUSEPORT on every listener's address and port).
   static core::Result<std::unique_ptr<Worker>> create(unsigned id, const WorkerSettings& settings);
+  // A capture worker reading `source`; `store` (may be null) gets a copy of every burst.
+  static core::Result<std::unique_ptr<Worker>> create_capture(unsigned id, const WorkerSettings& settings,
+                                                              std::unique_ptr<io::PacketSource> source,
+                                                              std::unique_ptr<io::FrameSink> store);
   ~Worker() override;
 
   void start();
@@ -47,6 +59,8 @@ class Worker final : public decode::RecordSink {
 
   unsigned id() const noexcept { return id_; }
   const std::vector<io::UdpSocket>& sockets() const noexcept { return sockets_; }
+  // The capture worker's source (null for a collector worker).
+  const io::PacketSource* source() const noexcept { return source_.get(); }
 
   // Decodes one datagram received on listener `listener` into the active table (the receive loop
   // calls it; replay tools may too, on a worker that is not started).
@@ -60,7 +74,10 @@ class Worker final : public decode::RecordSink {
  private:
   Worker(unsigned id, const WorkerSettings& settings);
   void run(std::stop_token stop);
+  void run_capture(std::stop_token stop);
   void receive(std::size_t listener);
+  void count_batch(std::uint64_t started_ns) noexcept;
+  void idle(int timeout_ms) noexcept;  // waits on the wake-up eventfd
   void fill_snapshot(WorkerSnapshot& s);
 
   unsigned id_;
@@ -94,6 +111,13 @@ class Worker final : public decode::RecordSink {
   decode::RecordWriter writer_{*this};
 
   ShardAggregator aggregator_;
+
+  // Capture workers.
+  std::unique_ptr<io::PacketSource> source_;
+  std::unique_ptr<io::FrameSink> store_;
+  std::unique_ptr<Meter> meter_;
+  std::vector<io::Frame> frames_;
+  std::uint64_t capture_errors_ = 0;
 
   std::jthread thread_;
 };

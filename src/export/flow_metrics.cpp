@@ -42,6 +42,53 @@ std::vector<ClientMetric::Label> series_labels(const engine::FlowKey& k,
   return out;
 }
 
+// Capture sources and their meters, by source: every frame a source handed over is metered, a flow
+// export, not IP, or truncated (frames = metered + export_datagrams + not_ip + truncated).
+void collect_captures(const engine::Snapshot& snap, const config::Metrics& s, std::vector<MetricFamily>& out) {
+  MetricFamily frames = family(s, "flow_capture_frames_total", "Frames a capture source handed to its worker",
+                               MetricType::Counter);
+  MetricFamily bytes = family(s, "flow_capture_bytes_total", "Wire bytes of those frames", MetricType::Counter);
+  MetricFamily drops = family(s, "flow_capture_drops_total",
+                              "Frames lost before flowpulse saw them (ring full, NIC imissed, pcap ps_drop)",
+                              MetricType::Counter);
+  MetricFamily errors = family(s, "flow_capture_errors_total",
+                               "Source errors (NIC ierrors/rx_nombuf, invalid descriptors, failed receives)",
+                               MetricType::Counter);
+  MetricFamily handled = family(s, "flow_capture_handled_frames_total",
+                                "Captured frames by what became of them: metered into flows, decoded as a flow "
+                                "export, not IP, truncated",
+                                MetricType::Counter);
+  MetricFamily fragments =
+      family(s, "flow_capture_fragments_total", "IP fragments among the metered frames", MetricType::Counter);
+  MetricFamily cache_full = family(s, "flow_meter_cache_full_total",
+                                   "Packets of new flows that found the meter's flow cache full (each counted as a "
+                                   "flow of its own; still in the totals)",
+                                   MetricType::Counter);
+  for (const engine::CaptureInfo& c : snap.captures) {
+    const std::vector<ClientMetric::Label> l = {{"source", c.source}};
+    const auto& src = c.counters.source;
+    const auto& m = c.counters.meter;
+    frames.metric.push_back(value_metric(MetricType::Counter, static_cast<double>(src.frames), l));
+    bytes.metric.push_back(value_metric(MetricType::Counter, static_cast<double>(src.bytes), l));
+    drops.metric.push_back(value_metric(MetricType::Counter, static_cast<double>(src.kernel_drops), l));
+    errors.metric.push_back(
+        value_metric(MetricType::Counter, static_cast<double>(src.errors + c.counters.receive_errors), l));
+    const std::pair<const char*, std::uint64_t> outcomes[] = {{"metered", m.metered},
+                                                              {"flow_export", m.export_datagrams},
+                                                              {"not_ip", m.not_ip},
+                                                              {"truncated", m.truncated}};
+    for (const auto& [what, n] : outcomes) {
+      handled.metric.push_back(
+          value_metric(MetricType::Counter, static_cast<double>(n), {{"source", c.source}, {"outcome", what}}));
+    }
+    fragments.metric.push_back(value_metric(MetricType::Counter, static_cast<double>(m.fragments), l));
+    cache_full.metric.push_back(value_metric(MetricType::Counter, static_cast<double>(m.cache_full), l));
+  }
+  for (MetricFamily* f : {&frames, &bytes, &drops, &errors, &handled, &fragments, &cache_full}) {
+    out.push_back(std::move(*f));
+  }
+}
+
 }  // namespace
 
 FlowMetrics::FlowMetrics(const config::Metrics& settings, const engine::Collector& collector)
@@ -231,6 +278,7 @@ std::vector<MetricFamily> FlowMetrics::Collect() const {
     out.push_back(std::move(*f));
   }
   if (s.bandwidth_bps) out.push_back(std::move(bps));
+  if (!snap->captures.empty()) collect_captures(*snap, s, out);
   if (snap->enrichment) {
     const engine::EnrichmentStats& e = *snap->enrichment;
     MetricFamily lookups = family(s, "flow_enrich_lookups_total",

@@ -41,8 +41,19 @@ class PacketSource {
   // Gives back the frames of the last receive(); their memory is not valid after this.
   virtual void release() = 0;
   virtual bool at_end() const { return false; }
+  // Called once on the thread that will call receive(), before the first call (DPDK registers the
+  // thread as an lcore there, for its mempool cache).
+  virtual core::Status attach_thread() { return core::Ok{}; }
   virtual SourceStats stats() const = 0;
   virtual std::string name() const = 0;  // "afpacket:eth0", "pcap_file:x.pcap", "dpdk:0/1"
+};
+
+// Where a worker copies the frames it captured (the pcap store), a burst at a time, before it
+// releases them. Each worker has its own: nothing is shared between workers.
+class FrameSink {
+ public:
+  virtual ~FrameSink() = default;
+  virtual void write(std::span<const Frame> frames) = 0;
 };
 
 }  // namespace flowpulse::io

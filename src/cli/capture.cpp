@@ -1,0 +1,106 @@
+#include "cli/capture.hpp"
+
+#include <unistd.h>
+
+#include "core/log.hpp"
+#include "flowpulse_build_config.hpp"
+#include "io/afpacket_source.hpp"
+#include "io/pcap_file_source.hpp"
+#include "io/pcap_live_source.hpp"
+#if FLOWPULSE_HAVE_DPDK
+#include "io/dpdk/dpdk_source.hpp"
+#endif
+#if FLOWPULSE_HAVE_AFXDP
+#include "io/afxdp/afxdp_source.hpp"
+#endif
+
+namespace flowpulse::cli {
+namespace {
+
+using Inputs = std::vector<engine::CaptureInput>;
+
+core::Status add_dpdk(const config::CaptureSource& s, unsigned workers, Inputs& out) {
+#if FLOWPULSE_HAVE_DPDK
+  auto eal = io::dpdk::Eal::init(s.eal_args);
+  if (!eal) return core::Error{eal.error()};
+  io::dpdk::PortOptions po;
+  po.rx_queues = static_cast<std::uint16_t>(s.queues.empty() ? workers : s.queues.size());
+  auto port = io::dpdk::DpdkPort::open(*eal, s.device.empty() ? "0" : s.device, po);
+  if (!port) return core::Error{port.error()};
+  for (std::uint16_t q = 0; q < (*port)->rx_queues(); ++q) {
+    out.push_back({std::make_unique<io::dpdk::DpdkSource>(*port, q), nullptr});
+  }
+  return core::Ok{};
+#else
+  (void)s;
+  (void)workers;
+  (void)out;
+  return core::Error{"capture source dpdk: this flowpulse was built without DPDK (meson -Ddpdk=enabled)"};
+#endif
+}
+
+core::Status add_afxdp(const config::CaptureSource& s, const config::Capture& capture, Inputs& out) {
+#if FLOWPULSE_HAVE_AFXDP
+  if (!capture.filter.empty()) {
+    log::warn("capture.filter does not apply to afxdp sources: the XDP program redirects all IP traffic",
+              {{"device", s.device}});
+  }
+  io::afxdp::Selection sel;
+  sel.protocols = io::afxdp::select_all;
+  auto program = io::afxdp::XdpProgram::attach(s.device, sel);
+  if (!program) return core::Error{program.error()};
+  const std::vector<std::uint16_t> queues = s.queues.empty() ? std::vector<std::uint16_t>{0} : s.queues;
+  for (std::uint16_t q : queues) {
+    io::afxdp::SocketOptions so;
+    so.queue = q;
+    auto src = io::afxdp::AfXdpSource::open(*program, so);
+    if (!src) return core::Error{src.error()};
+    out.push_back({std::move(src).value(), nullptr});
+  }
+  return core::Ok{};
+#else
+  (void)s;
+  (void)capture;
+  (void)out;
+  return core::Error{"capture source afxdp: this flowpulse was built without libxdp (meson -Dafxdp=enabled)"};
+#endif
+}
+
+}  // namespace
+
+core::Result<Inputs> open_capture(const config::Config& cfg, unsigned workers) {
+  Inputs out;
+  std::uint16_t fanout_group = static_cast<std::uint16_t>(getpid() & 0x7fff);  // unique per process
+  for (const config::CaptureSource& s : cfg.capture.sources) {
+    core::Status st = core::Ok{};
+    switch (s.type) {
+      case config::SourceType::afpacket:
+        for (unsigned i = 0; i < workers; ++i) {
+          auto src = io::AfPacketSource::open(s, cfg.capture, workers > 1 ? fanout_group : 0,
+                                              static_cast<std::uint16_t>(i));
+          if (!src) return core::Error{src.error()};
+          out.push_back({std::move(src).value(), nullptr});
+        }
+        ++fanout_group;
+        break;
+      case config::SourceType::pcap: {
+        auto src = io::PcapLiveSource::open(s, cfg.capture);
+        if (!src) return core::Error{src.error()};
+        out.push_back({std::move(src).value(), nullptr});
+        break;
+      }
+      case config::SourceType::pcap_file: {
+        auto src = io::PcapFileSource::open(s.file);
+        if (!src) return core::Error{src.error()};
+        out.push_back({std::move(src).value(), nullptr});
+        break;
+      }
+      case config::SourceType::dpdk: st = add_dpdk(s, workers, out); break;
+      case config::SourceType::afxdp: st = add_afxdp(s, cfg.capture, out); break;
+    }
+    if (!st) return core::Error{st.error()};
+  }
+  return out;
+}
+
+}  // namespace flowpulse::cli
