@@ -192,6 +192,7 @@ void Worker::run_capture(std::stop_token stop) {
     }
     poll_swap();
   }
+  source_->detach_thread();
 }
 
 void Worker::run(std::stop_token stop) {

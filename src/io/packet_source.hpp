@@ -44,6 +44,8 @@ class PacketSource {
   // Called once on the thread that will call receive(), before the first call (DPDK registers the
   // thread as an lcore there, for its mempool cache).
   virtual core::Status attach_thread() { return core::Ok{}; }
+  // Called on that thread after its last receive().
+  virtual void detach_thread() {}
   virtual SourceStats stats() const = 0;
   virtual std::string name() const = 0;  // "afpacket:eth0", "pcap_file:x.pcap", "dpdk:0/1"
 };

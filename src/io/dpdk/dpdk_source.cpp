@@ -291,6 +291,23 @@ DpdkSource::DpdkSource(std::shared_ptr<DpdkPort> port, std::uint16_t queue)
 
 DpdkSource::~DpdkSource() { release(); }
 
+core::Status DpdkSource::attach_thread() {
+  if (rte_lcore_id() != LCORE_ID_ANY) return core::Ok{};  // already an EAL lcore
+  if (rte_thread_register() != 0) {
+    return core::Error{name() + ": cannot register the worker thread with the EAL (" +
+                       rte_strerror(rte_errno) + "); it runs without a mempool cache"};
+  }
+  registered_ = true;
+  return core::Ok{};
+}
+
+void DpdkSource::detach_thread() {
+  if (!registered_) return;
+  release();
+  rte_thread_unregister();
+  registered_ = false;
+}
+
 core::Result<std::size_t> DpdkSource::receive(std::span<Frame> out, int timeout_ms) {
   if (held_ != 0) release();  // a caller that forgot: never leak mbufs
   if (queue_ >= port_->rx_queues_) {

@@ -118,6 +118,10 @@ class DpdkSource final : public PacketSource {
 
   core::Result<std::size_t> receive(std::span<Frame> out, int timeout_ms) override;
   void release() override;
+  // Registers the worker's thread with the EAL (rte_thread_register): it gets an lcore id, so the
+  // mempool's per-lcore cache serves its bulk frees. The EAL's main thread needs none.
+  core::Status attach_thread() override;
+  void detach_thread() override;
   // Frames and bytes of this queue; drops and errors are port-wide and reported by queue 0 only, so
   // the sum over a port's sources counts them once.
   SourceStats stats() const override;
@@ -127,6 +131,7 @@ class DpdkSource final : public PacketSource {
   std::shared_ptr<DpdkPort> port_;
   std::uint16_t queue_;
   std::size_t held_ = 0;  // mbufs of the last burst, not yet released
+  bool registered_ = false;
   std::uint64_t frames_ = 0;
   std::uint64_t bytes_ = 0;
   // Wall time from the TSC: realtime_ns at tsc_base_, then cycles scaled by tsc_hz_.
