@@ -228,10 +228,13 @@ int cmd_replay(Args args) {
                 0,
                 static_cast<int>(pf.link_type)};
     const decode::PacketInfo info = decode::parse_link(pf.link_type, pf.data, pf.captured);
-    const std::size_t i = shards.size() == 1 ? 0
-                                             : (shards[0]->meter.is_export(info) ? address_hash(info.src_addr)
-                                                                                 : symmetric_hash(info)) %
-                                                   shards.size();
+    // Exports by exporter, and UDP fragments by source too (only the first carries ports, and a
+    // fragmented export must meet its exporter's templates): every other frame by its 5-tuple.
+    const bool by_source =
+        shards[0]->meter.is_export(info) || (info.is_fragment && info.proto == decode::ip_proto_udp);
+    const std::size_t i =
+        shards.size() == 1 ? 0
+                           : (by_source ? address_hash(info.src_addr) : symmetric_hash(info)) % shards.size();
     shards[i]->meter.process(f, info, *writers[i]);
     if (progress && (++frames & 0x3ffff) == 0)
       std::fprintf(stderr, "\rreplay: %llu frames", static_cast<unsigned long long>(frames));
@@ -266,18 +269,25 @@ int cmd_replay(Args args) {
   if (!quiet) {
     engine::MeterStats m;
     decode::DecodeStats d;
+    decode::ReassemblyStats r;
     for (const auto& s : shards) {
       m += s->meter.stats();
       d += s->decoder.total();
+      r += s->meter.reassembly_stats();
     }
     std::fprintf(
         stderr,
-        "replay: %llu frames, %llu metered (%llu flows), %llu export datagrams (%llu records, %llu errors), "
-        "%llu not IP, %llu fragments, %llu truncated\n",
+        "replay: %llu frames, %llu metered (%llu flows), %llu export datagrams (%llu reassembled; %llu "
+        "records, "
+        "%llu errors), %llu not IP, %llu fragments (%llu UDP to reassembly, %llu not reassembled), %llu "
+        "truncated\n",
         static_cast<unsigned long long>(m.frames), static_cast<unsigned long long>(m.metered),
-        static_cast<unsigned long long>(m.flows_started), static_cast<unsigned long long>(m.export_datagrams),
-        static_cast<unsigned long long>(d.records), static_cast<unsigned long long>(d.total_errors()),
-        static_cast<unsigned long long>(m.not_ip), static_cast<unsigned long long>(m.fragments),
+        static_cast<unsigned long long>(m.flows_started),
+        static_cast<unsigned long long>(m.export_datagrams + m.reassembled_exports),
+        static_cast<unsigned long long>(m.reassembled_exports), static_cast<unsigned long long>(d.records),
+        static_cast<unsigned long long>(d.total_errors()), static_cast<unsigned long long>(m.not_ip),
+        static_cast<unsigned long long>(m.fragments), static_cast<unsigned long long>(m.reassembly),
+        static_cast<unsigned long long>(r.dropped() + r.in_progress_fragments),
         static_cast<unsigned long long>(m.truncated));
   }
   return 0;

@@ -44,6 +44,7 @@ struct ExporterSnapshot {
 struct CaptureCounters {
   io::SourceStats source;
   MeterStats meter;
+  decode::ReassemblyStats reassembly;
   std::uint64_t receive_errors = 0;  // receive() calls that failed
   bool at_end = false;               // a file source read to its end
 };

@@ -15,9 +15,13 @@ MeterStats& MeterStats::operator+=(const MeterStats& o) noexcept {
   metered += o.metered;
   flows_started += o.flows_started;
   export_datagrams += o.export_datagrams;
+  reassembly += o.reassembly;
   not_ip += o.not_ip;
-  fragments += o.fragments;
   truncated += o.truncated;
+  fragments += o.fragments;
+  reassembled_exports += o.reassembled_exports;
+  reassembled_metered += o.reassembled_metered;
+  reassembled_bad_udp += o.reassembled_bad_udp;
   cache_full += o.cache_full;
   return *this;
 }
@@ -85,7 +89,8 @@ Meter::Meter(const MeterSettings& settings, decode::FlowDecoder& decoder)
       decoder_(decoder),
       ports_(decode::PortMap::defaults()),
       is_export_port_(65536, 0),
-      cache_(std::make_unique<Cache>(settings.flow_cache_capacity)) {
+      cache_(std::make_unique<Cache>(settings.flow_cache_capacity)),
+      reassembler_(settings.reassembly) {
   for (std::uint16_t p : settings.export_ports) is_export_port_[p] = 1;
 }
 
@@ -98,7 +103,8 @@ struct Meter::Packet {
   FlowId id;
   std::uint64_t hash;
   std::uint64_t time_ns;
-  std::uint32_t wire_len;
+  std::uint64_t wire_len;
+  std::uint32_t packets;
   std::uint8_t tcp_flags;
 };
 
@@ -141,6 +147,7 @@ void Meter::make_packet(const io::Frame& f, const decode::PacketInfo& info, Pack
   p.hash = hash_key(p.id);
   p.time_ns = f.timestamp_ns;
   p.wire_len = f.wire_len;
+  p.packets = 1;
   p.tcp_flags = info.tcp_flags;
 }
 
@@ -155,6 +162,7 @@ bool Meter::classify(const io::Frame& f, const decode::PacketInfo& info, decode:
     }
     return false;
   }
+  last_time_ns_ = std::max(last_time_ns_, f.timestamp_ns);
   if (is_export(info)) {
     decode::Datagram dg;
     dg.data = info.payload;
@@ -166,8 +174,54 @@ bool Meter::classify(const io::Frame& f, const decode::PacketInfo& info, decode:
     decoder_.decode(dg, out, ports_.find(info.dst_port));
     return false;
   }
-  if (info.is_fragment) ++stats_.fragments;
+  if (info.is_fragment) {
+    ++stats_.fragments;
+    if (info.proto == decode::ip_proto_udp) {
+      ++stats_.reassembly;
+      decode::ReassembledDatagram d;
+      if (reassembler_.add(info, f.data, f.caplen, f.timestamp_ns, d, f.wire_len) ==
+          decode::FragmentResult::complete) {
+        reassembled(f, d, out);
+      }
+      return false;
+    }
+  }
+  ++stats_.metered;
   return true;
+}
+
+void Meter::reassembled(const io::Frame& f, const decode::ReassembledDatagram& d, decode::RecordWriter& out) {
+  const std::optional<decode::UdpDatagram> udp = decode::udp_datagram(d);
+  if (!udp) {
+    ++stats_.reassembled_bad_udp;
+    return;
+  }
+  if (is_export_port_[udp->dst_port] != 0) {
+    decode::Datagram dg;
+    dg.data = udp->payload;
+    dg.size = udp->payload_len;
+    dg.exporter = d.src_addr;
+    dg.exporter_port = udp->src_port;
+    dg.time_received_ns = f.timestamp_ns;
+    ++stats_.reassembled_exports;
+    decoder_.decode(dg, out, ports_.find(udp->dst_port));
+    return;
+  }
+  ++stats_.reassembled_metered;
+  Packet p;
+  p.id.src = d.src_addr.bytes;
+  p.id.dst = d.dst_addr.bytes;
+  p.id.src_port = udp->src_port;
+  p.id.dst_port = udp->dst_port;
+  p.id.proto = decode::ip_proto_udp;
+  p.id.used = d.ip_version;
+  p.id.port = f.port;
+  p.hash = hash_key(p.id);
+  p.time_ns = f.timestamp_ns;
+  p.wire_len = d.wire_bytes;
+  p.packets = d.fragments;
+  p.tcp_flags = 0;
+  meter(p, out);
 }
 
 namespace {
@@ -213,7 +267,6 @@ void write_out(auto& e, decode::RecordWriter& out) {
 void Meter::meter(const Packet& p, decode::RecordWriter& out) noexcept {
   Cache& c = *cache_;
   const std::uint64_t now = p.time_ns;
-  ++stats_.metered;
 
   std::size_t i = p.hash & c.mask;
   Cache::Entry* e = nullptr;
@@ -242,15 +295,15 @@ void Meter::meter(const Packet& p, decode::RecordWriter& out) noexcept {
       static const FlowRecord base = raw_base();
       ++stats_.cache_full;
       ++stats_.flows_started;
-      write_record(base, p.id, {now, p.wire_len, 1, 1, p.tcp_flags}, out);
+      write_record(base, p.id, {now, p.wire_len, p.packets, 1, p.tcp_flags}, out);
       return;
     }
     e->id = p.id;
   }
-  if (e->packets == UINT32_MAX || e->flows == UINT16_MAX) write_out(*e, out);  // rather than wrap
+  if (e->packets > UINT32_MAX - p.packets || e->flows == UINT16_MAX) write_out(*e, out);  // rather than wrap
   e->last_seen_ns = now;
   e->bytes += p.wire_len;
-  ++e->packets;
+  e->packets += p.packets;
   e->flows += starts ? 1 : 0;
   stats_.flows_started += starts ? 1 : 0;
   e->tcp_flags |= p.tcp_flags;
@@ -261,6 +314,7 @@ void Meter::meter(const Packet& p, decode::RecordWriter& out) noexcept {
 }
 
 void Meter::flush(decode::RecordWriter& out) {
+  reassembler_.expire(last_time_ns_);
   Cache& c = *cache_;
   for (std::uint32_t slot : c.dirty) {
     write_out(c.entries[slot], out);

@@ -10,9 +10,17 @@
 // is full, a packet of a new flow becomes a record of its own (counted as `cache_full`), so nothing
 // is lost from the totals.
 //
+// IP fragments of UDP datagrams go to a reassembler (decode/reassembly.hpp): a completed datagram to
+// an export port is decoded like a whole one; any other is metered as one packet train of its flow
+// (packets = its fragments, bytes = their wire bytes). Fragments that never complete are counted
+// by the reassembler's reason (timeout, overlap, ...), not metered. Other fragments (TCP, ICMP, ...)
+// are metered frame by frame.
+//
+// Every frame ends in one place: frames = metered + export_datagrams + reassembly + not_ip +
+// truncated.
+//
 // One meter per worker, no sharing: the caller keeps all frames of one 5-tuple (and all export
-// datagrams of one exporter) on one meter. Not handled yet: IP reassembly of fragmented export
-// datagrams (counted as `fragments`, metered as raw packets).
+// datagrams of one exporter, fragments included) on one meter.
 #pragma once
 
 #include <cstdint>
@@ -22,20 +30,25 @@
 
 #include "decode/flow_decoder.hpp"
 #include "decode/packet.hpp"
+#include "decode/reassembly.hpp"
 #include "io/packet_source.hpp"
 
 namespace flowpulse::engine {
 
 struct MeterStats {
   std::uint64_t frames = 0;
-  std::uint64_t bytes = 0;             // wire bytes
-  std::uint64_t metered = 0;           // frames counted into flows
-  std::uint64_t flows_started = 0;     // flows that started (first packet, or first after idle)
-  std::uint64_t export_datagrams = 0;  // datagrams handed to the flow-export decoders
-  std::uint64_t not_ip = 0;            // ARP, LLDP, ... (counted, not metered)
-  std::uint64_t fragments = 0;         // IP fragments (metered as raw packets)
-  std::uint64_t truncated = 0;         // frames cut short or malformed before the IP header
-  std::uint64_t cache_full = 0;        // packets of new flows that found the cache full
+  std::uint64_t bytes = 0;                // wire bytes
+  std::uint64_t metered = 0;              // frames counted into flows one by one
+  std::uint64_t flows_started = 0;        // flows that started (first packet, or first after idle)
+  std::uint64_t export_datagrams = 0;     // whole datagrams handed to the flow-export decoders
+  std::uint64_t reassembly = 0;           // UDP fragments handed to the reassembler
+  std::uint64_t not_ip = 0;               // ARP, LLDP, ... (counted, not metered)
+  std::uint64_t truncated = 0;            // frames cut short or malformed before the IP header
+  std::uint64_t fragments = 0;            // IP fragments among all frames (UDP or not)
+  std::uint64_t reassembled_exports = 0;  // reassembled datagrams decoded as flow exports
+  std::uint64_t reassembled_metered = 0;  // reassembled datagrams metered into their flow
+  std::uint64_t reassembled_bad_udp = 0;  // reassembled datagrams whose UDP header is wrong
+  std::uint64_t cache_full = 0;           // packets of new flows that found the cache full
 
   MeterStats& operator+=(const MeterStats& o) noexcept;
 };
@@ -44,6 +57,7 @@ struct MeterSettings {
   std::vector<std::uint16_t> export_ports = {2055, 2056, 4739, 6343};
   std::uint32_t flow_cache_capacity = 1U << 16;
   std::uint64_t idle_timeout_ns = 15'000'000'000ULL;
+  decode::ReassemblySettings reassembly;
 };
 
 class Meter {
@@ -62,6 +76,7 @@ class Meter {
   void flush(decode::RecordWriter& out);
 
   const MeterStats& stats() const noexcept { return stats_; }
+  const decode::ReassemblyStats& reassembly_stats() const noexcept { return reassembler_.stats(); }
   // Flows in the cache (active or idle, not yet reused).
   std::size_t cached_flows() const noexcept;
   // Whether the frame is a flow export by its parse (UDP to an export port, complete).
@@ -77,12 +92,15 @@ class Meter {
   bool classify(const io::Frame& f, const decode::PacketInfo& info, decode::RecordWriter& out);
   static void make_packet(const io::Frame& f, const decode::PacketInfo& info, Packet& p) noexcept;
   void meter(const Packet& p, decode::RecordWriter& out) noexcept;
+  void reassembled(const io::Frame& f, const decode::ReassembledDatagram& d, decode::RecordWriter& out);
 
   MeterSettings settings_;
   decode::FlowDecoder& decoder_;
   decode::PortMap ports_;
   std::vector<std::uint8_t> is_export_port_;
   std::unique_ptr<Cache> cache_;
+  decode::Reassembler reassembler_;
+  std::uint64_t last_time_ns_ = 0;  // the latest capture time seen (reassembly timeouts)
   MeterStats stats_;
 };
 

@@ -128,8 +128,10 @@ void Worker::fill_snapshot(WorkerSnapshot& s) {
   s.duration_sum = duration_sum_;
   s.batches = batches_;
   s.totals = aggregator_.totals();
-  if (source_)
-    s.capture = CaptureCounters{source_->stats(), meter_->stats(), capture_errors_, source_->at_end()};
+  if (source_) {
+    s.capture = CaptureCounters{source_->stats(), meter_->stats(), meter_->reassembly_stats(),
+                                capture_errors_, source_->at_end()};
+  }
 }
 
 void Worker::poll_swap() noexcept {

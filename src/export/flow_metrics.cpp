@@ -43,27 +43,43 @@ std::vector<ClientMetric::Label> series_labels(const engine::FlowKey& k,
 }
 
 // Capture sources and their meters, by source: every frame a source handed over is metered, a flow
-// export, not IP, or truncated (frames = metered + export_datagrams + not_ip + truncated).
-void collect_captures(const engine::Snapshot& snap, const config::Metrics& s, std::vector<MetricFamily>& out) {
+// export, a UDP fragment for reassembly, not IP, or truncated; every fragment handed to reassembly
+// is reassembled, dropped by a reason, or still waiting.
+void collect_captures(const engine::Snapshot& snap, const config::Metrics& s,
+                      std::vector<MetricFamily>& out) {
   MetricFamily frames = family(s, "flow_capture_frames_total", "Frames a capture source handed to its worker",
                                MetricType::Counter);
-  MetricFamily bytes = family(s, "flow_capture_bytes_total", "Wire bytes of those frames", MetricType::Counter);
+  MetricFamily bytes =
+      family(s, "flow_capture_bytes_total", "Wire bytes of those frames", MetricType::Counter);
   MetricFamily drops = family(s, "flow_capture_drops_total",
                               "Frames lost before flowpulse saw them (ring full, NIC imissed, pcap ps_drop)",
                               MetricType::Counter);
   MetricFamily errors = family(s, "flow_capture_errors_total",
                                "Source errors (NIC ierrors/rx_nombuf, invalid descriptors, failed receives)",
                                MetricType::Counter);
-  MetricFamily handled = family(s, "flow_capture_handled_frames_total",
-                                "Captured frames by what became of them: metered into flows, decoded as a flow "
-                                "export, not IP, truncated",
-                                MetricType::Counter);
-  MetricFamily fragments =
-      family(s, "flow_capture_fragments_total", "IP fragments among the metered frames", MetricType::Counter);
-  MetricFamily cache_full = family(s, "flow_meter_cache_full_total",
-                                   "Packets of new flows that found the meter's flow cache full (each counted as a "
-                                   "flow of its own; still in the totals)",
-                                   MetricType::Counter);
+  MetricFamily handled =
+      family(s, "flow_capture_handled_frames_total",
+             "Captured frames by what became of them: metered into flows, decoded as a flow "
+             "export, handed to IP reassembly (UDP fragments), not IP, truncated",
+             MetricType::Counter);
+  MetricFamily fragments = family(s, "flow_capture_fragments_total", "IP fragments among the captured frames",
+                                  MetricType::Counter);
+  MetricFamily reasm = family(s, "flow_capture_reassembly_fragments_total",
+                              "UDP fragments handed to IP reassembly, by outcome: reassembled, or dropped by "
+                              "reason (timeout, overlap, invalid, too_big, table_full, truncated)",
+                              MetricType::Counter);
+  MetricFamily reasm_pending = family(s, "flow_capture_reassembly_pending_fragments",
+                                      "Fragments held for datagrams not complete yet", MetricType::Gauge);
+  MetricFamily reassembled =
+      family(s, "flow_capture_reassembled_datagrams_total",
+             "Datagrams reassembled from fragments, by what they were: flow_export (decoded), metered (other "
+             "UDP), bad_udp (a wrong UDP header)",
+             MetricType::Counter);
+  MetricFamily cache_full =
+      family(s, "flow_meter_cache_full_total",
+             "Packets of new flows that found the meter's flow cache full (each counted as a "
+             "flow of its own; still in the totals)",
+             MetricType::Counter);
   for (const engine::CaptureInfo& c : snap.captures) {
     const std::vector<ClientMetric::Label> l = {{"source", c.source}};
     const auto& src = c.counters.source;
@@ -75,16 +91,39 @@ void collect_captures(const engine::Snapshot& snap, const config::Metrics& s, st
         value_metric(MetricType::Counter, static_cast<double>(src.errors + c.counters.receive_errors), l));
     const std::pair<const char*, std::uint64_t> outcomes[] = {{"metered", m.metered},
                                                               {"flow_export", m.export_datagrams},
+                                                              {"reassembly", m.reassembly},
                                                               {"not_ip", m.not_ip},
                                                               {"truncated", m.truncated}};
     for (const auto& [what, n] : outcomes) {
-      handled.metric.push_back(
-          value_metric(MetricType::Counter, static_cast<double>(n), {{"source", c.source}, {"outcome", what}}));
+      handled.metric.push_back(value_metric(MetricType::Counter, static_cast<double>(n),
+                                            {{"source", c.source}, {"outcome", what}}));
     }
     fragments.metric.push_back(value_metric(MetricType::Counter, static_cast<double>(m.fragments), l));
+    const auto& r = c.counters.reassembly;
+    const std::pair<const char*, std::uint64_t> reasm_outcomes[] = {{"reassembled", r.fragments_reassembled},
+                                                                    {"timeout", r.timeout},
+                                                                    {"overlap", r.overlap},
+                                                                    {"invalid", r.invalid},
+                                                                    {"too_big", r.too_big},
+                                                                    {"table_full", r.table_full},
+                                                                    {"truncated", r.truncated}};
+    for (const auto& [what, n] : reasm_outcomes) {
+      reasm.metric.push_back(value_metric(MetricType::Counter, static_cast<double>(n),
+                                          {{"source", c.source}, {"outcome", what}}));
+    }
+    reasm_pending.metric.push_back(
+        value_metric(MetricType::Gauge, static_cast<double>(r.in_progress_fragments), l));
+    const std::pair<const char*, std::uint64_t> kinds[] = {{"flow_export", m.reassembled_exports},
+                                                           {"metered", m.reassembled_metered},
+                                                           {"bad_udp", m.reassembled_bad_udp}};
+    for (const auto& [what, n] : kinds) {
+      reassembled.metric.push_back(
+          value_metric(MetricType::Counter, static_cast<double>(n), {{"source", c.source}, {"kind", what}}));
+    }
     cache_full.metric.push_back(value_metric(MetricType::Counter, static_cast<double>(m.cache_full), l));
   }
-  for (MetricFamily* f : {&frames, &bytes, &drops, &errors, &handled, &fragments, &cache_full}) {
+  for (MetricFamily* f : {&frames, &bytes, &drops, &errors, &handled, &fragments, &reasm, &reasm_pending,
+                          &reassembled, &cache_full}) {
     out.push_back(std::move(*f));
   }
 }

@@ -24,10 +24,22 @@ struct Capture {
   // The NetFlow v5 export inside the capture: 2 records.
   std::vector<test::V5Record> exported = {{0x0A090001, 0x0A090002, 1111, 80, 6, 12, 3400},
                                           {0x0A090003, 0x0A090004, 2222, 53, 17, 3, 210}};
+  // A second export, 30 records (1464 bytes of NetFlow v5) sent over IPv6 in fragments of at most
+  // 600 bytes, the last fragment first: 30 flows 10.8.0.<i> -> 10.8.1.<i> UDP 7000+i -> 53, i
+  // packets, 100*i bytes.
+  std::vector<test::V5Record> fragmented;
+  std::size_t fragments = 0;
+  // A UDP datagram that is not an export (to port 9000), 3000 bytes in IPv4 fragments of <= 1500:
+  // metered as one packet train of its flow, all fragments' wire bytes.
+  test::FiveTuple big_udp{ip("10.7.0.1"), ip("10.7.0.2"), 17, 7777, 9000};
+  std::uint64_t big_udp_wire_bytes = 0;
+  std::size_t big_udp_fragments = 0;
 };
 
 // Six flows (TCP, UDP, ICMP over IPv4 and IPv6, both directions of one TCP connection) interleaved
-// over 6 s of capture time, and one NetFlow v5 datagram from 192.0.2.9 to port 2056 in the middle.
+// over 6 s of capture time, one NetFlow v5 datagram from 192.0.2.9 to port 2056 in the middle, a
+// larger one from 2001:db8:9::9 in IPv6 fragments (out of order), and a fragmented non-export
+// UDP datagram.
 Capture write_capture(const std::filesystem::path& path) {
   Capture c;
   c.flows = {
@@ -50,6 +62,28 @@ Capture write_capture(const std::filesystem::path& path) {
       test::FiveTuple udp{ip("192.0.2.9"), ip("192.0.2.1"), 17, 50000, 2056};
       pcap.add(t, test::ethernet_frame(test::ip_packet_with(udp, test::netflow5_datagram(c.exported))));
       t += 50'000'000;
+    }
+    if (round == 7) {
+      for (std::uint32_t i = 1; i <= 30; ++i) {
+        c.fragmented.push_back(
+            {0x0A080000 | i, 0x0A080100 | i, static_cast<std::uint16_t>(7000 + i), 53, 17, i, 100 * i});
+      }
+      test::FiveTuple udp{ip("2001:db8:9::9"), ip("2001:db8:9::1"), 17, 50001, 2056};
+      auto frags = test::fragment_ip_packet(test::ip_packet_with(udp, test::netflow5_datagram(c.fragmented)),
+                                            600, 0x1234);
+      c.fragments = frags.size();
+      for (auto it = frags.rbegin(); it != frags.rend(); ++it) {
+        pcap.add(t, test::ethernet_frame(*it));
+        t += 10'000'000;
+      }
+      auto big = test::fragment_ip_packet(test::ip_packet(c.big_udp, 3000), 1500, 77);
+      c.big_udp_fragments = big.size();
+      for (const auto& f : big) {
+        const auto frame = test::ethernet_frame(f);
+        c.big_udp_wire_bytes += frame.size();
+        pcap.add(t, frame);
+        t += 10'000'000;
+      }
     }
   }
   pcap.write(path);
@@ -135,18 +169,41 @@ TEST_F(Replay, FlowsAndExportsComeOutExactly) {
   EXPECT_EQ(tuple_series["10.9.0.1 10.9.0.2 1111 80 tcp"]["bytes"], "3400");
   EXPECT_EQ(tuple_series["10.9.0.1 10.9.0.2 1111 80 tcp"]["packets"], "12");
   EXPECT_EQ(tuple_series["10.9.0.3 10.9.0.4 2222 53 udp"]["bytes"], "210");
-  EXPECT_EQ(tuple_series.size(),
-            capture_.flows.size() + 2);  // nothing else: the export datagram is not metered
+  // The fragmented export, reassembled and decoded: its 30 records as built.
+  for (const auto& rec : capture_.fragmented) {
+    std::ostringstream k;
+    k << "10.8.0." << (rec.src & 0xff) << " 10.8.1." << (rec.dst & 0xff) << " " << rec.src_port << " 53 udp";
+    ASSERT_TRUE(tuple_series.count(k.str())) << k.str();
+    EXPECT_EQ(tuple_series[k.str()]["bytes"], std::to_string(rec.bytes)) << k.str();
+    EXPECT_EQ(tuple_series[k.str()]["packets"], std::to_string(rec.packets)) << k.str();
+  }
+  // The big non-export datagram: one flow, one packet per fragment, every fragment's frame bytes.
+  const std::string big = "10.7.0.1 10.7.0.2 7777 9000 udp";
+  ASSERT_TRUE(tuple_series.count(big)) << r.out;
+  EXPECT_EQ(tuple_series[big]["bytes"], std::to_string(capture_.big_udp_wire_bytes));
+  EXPECT_EQ(tuple_series[big]["packets"], std::to_string(capture_.big_udp_fragments));
+  EXPECT_EQ(tuple_series[big]["flows"], "1");
+  metered_bytes += capture_.big_udp_wire_bytes;
+  EXPECT_EQ(tuple_series.size(), capture_.flows.size() + 2 + capture_.fragmented.size() +
+                                     1);  // nothing else: the export datagrams are not metered
   EXPECT_EQ(exporter_series["192.0.2.9 tcp"]["bytes"], "3400");
   EXPECT_EQ(exporter_series["192.0.2.9 udp"]["flows"], "1");
   // Metered flows have no exporter: the empty address.
   std::uint64_t raw_bytes = 0;
   for (auto& [k, f] : exporter_series) {
-    if (k.rfind("192.0.2.9 ", 0) != 0) raw_bytes += std::stoull(f["bytes"]);
+    if (k.rfind("192.0.2.9 ", 0) != 0 && k.rfind("2001:db8:9::9 ", 0) != 0)
+      raw_bytes += std::stoull(f["bytes"]);
   }
   EXPECT_EQ(raw_bytes, metered_bytes);
-  EXPECT_NE(r.err.find("1 export datagrams (2 records, 0 errors)"), std::string::npos) << r.err;
-  EXPECT_NE(r.err.find(std::to_string(metered_packets) + " metered (6 flows)"), std::string::npos) << r.err;
+  const std::size_t all_fragments = capture_.fragments + capture_.big_udp_fragments;
+  EXPECT_NE(r.err.find("2 export datagrams (1 reassembled; 32 records, 0 errors)"), std::string::npos)
+      << r.err;
+  // Flows started: the 6 metered flows and the big datagram's.
+  EXPECT_NE(r.err.find(std::to_string(metered_packets) + " metered (7 flows)"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find(std::to_string(all_fragments) + " fragments (" + std::to_string(all_fragments) +
+                       " UDP to reassembly, 0 not reassembled)"),
+            std::string::npos)
+      << r.err;
 }
 
 TEST_F(Replay, OutputIsByteIdenticalAcrossRunsAndWorkers) {

@@ -119,6 +119,48 @@ Bytes ip_packet_with(const FiveTuple& t, const Bytes& payload, const PacketOptio
   return b;
 }
 
+std::vector<Bytes> fragment_ip_packet(const Bytes& packet, std::size_t mtu, std::uint32_t id) {
+  const bool v4 = !packet.empty() && (packet[0] >> 4) == 4;
+  const std::size_t header = v4 ? static_cast<std::size_t>(packet[0] & 0x0f) * 4 : 40;
+  const std::size_t per_fragment = ((mtu - header - (v4 ? 0 : 8)) / 8) * 8;  // a multiple of 8
+  if (packet.size() <= mtu) return {packet};
+  if (per_fragment == 0) throw std::runtime_error("fragment_ip_packet: MTU too small");
+  std::vector<Bytes> out;
+  for (std::size_t off = header; off < packet.size(); off += per_fragment) {
+    const std::size_t len = std::min(per_fragment, packet.size() - off);
+    const bool more = off + len < packet.size();
+    const std::size_t frag_off = off - header;
+    Bytes f(packet.begin(), packet.begin() + static_cast<std::ptrdiff_t>(header));
+    if (v4) {
+      const std::size_t total = header + len;
+      f[2] = static_cast<std::uint8_t>(total >> 8);
+      f[3] = static_cast<std::uint8_t>(total);
+      f[4] = static_cast<std::uint8_t>(id >> 8);
+      f[5] = static_cast<std::uint8_t>(id);
+      const unsigned flags = (more ? 0x2000u : 0u) | static_cast<unsigned>(frag_off / 8);
+      f[6] = static_cast<std::uint8_t>(flags >> 8);
+      f[7] = static_cast<std::uint8_t>(flags);
+      f[10] = f[11] = 0;
+      const std::uint16_t hck = fold(sum16(f.data(), header));
+      f[10] = static_cast<std::uint8_t>(hck >> 8);
+      f[11] = static_cast<std::uint8_t>(hck);
+    } else {
+      const std::uint8_t next = f[6];
+      f[4] = static_cast<std::uint8_t>((len + 8) >> 8);
+      f[5] = static_cast<std::uint8_t>(len + 8);
+      f[6] = 44;  // fragment header
+      put8(f, next);
+      put8(f, 0);
+      put16(f, static_cast<unsigned>(frag_off) | (more ? 1u : 0u));
+      put32(f, id);
+    }
+    f.insert(f.end(), packet.begin() + static_cast<std::ptrdiff_t>(off),
+             packet.begin() + static_cast<std::ptrdiff_t>(off + len));
+    out.push_back(std::move(f));
+  }
+  return out;
+}
+
 Bytes ethernet_frame(const Bytes& ip, std::uint16_t vlan) {
   Bytes f = {0x02, 0x00, 0x00, 0x00, 0x00, 0x02, 0x02, 0x00, 0x00, 0x00, 0x00, 0x01};
   if (vlan != 0) {

@@ -45,6 +45,11 @@ Bytes ip_packet_with(const FiveTuple& t, const Bytes& payload, const PacketOptio
 std::size_t ip_header_size(const FiveTuple& t);
 std::size_t l4_header_size(const FiveTuple& t);
 
+// Cuts an IPv4 packet (IHL-sized header, its DF bit ignored) or an IPv6 packet with no extension
+// headers into fragments of at most `mtu` bytes each (IPv6: a fragment header after the base
+// header), in order, with fragment id `id`. A packet that fits is returned whole.
+std::vector<Bytes> fragment_ip_packet(const Bytes& packet, std::size_t mtu, std::uint32_t id);
+
 // Ethernet II around an IP packet (EtherType by its version), with an 802.1Q tag if vlan != 0.
 Bytes ethernet_frame(const Bytes& ip, std::uint16_t vlan = 0);
 
