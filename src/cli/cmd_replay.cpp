@@ -11,10 +11,12 @@
 #include <cstring>
 #include <set>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "cli/commands.hpp"
 #include "config/config.hpp"
+#include "core/clock.hpp"
 #include "core/json.hpp"
 #include "core/log.hpp"
 #include "decode/flow_decoder.hpp"
@@ -71,6 +73,62 @@ std::uint64_t address_hash(const IpAddress& a) {
   return h;
 }
 
+// A progress line on stderr (a terminal only), at most 4 times a second: how far into the file,
+// frames so far and their rate.
+class Progress {
+ public:
+  explicit Progress(const io::PcapFile& file) : file_(file), start_(core::monotonic_ns()) {}
+  void update() {
+    if ((++frames_ & 0x3ff) != 0) return;  // the clock is read once per 1024 frames
+    const std::uint64_t now = core::monotonic_ns();
+    if (now - last_ < 250'000'000) return;
+    last_ = now;
+    print(now);
+  }
+  void finish() {
+    print(core::monotonic_ns());
+    std::fputc('\n', stderr);
+  }
+
+ private:
+  void print(std::uint64_t now) const {
+    const double secs = static_cast<double>(now - start_) / 1e9;
+    const double pct = file_.size() != 0
+                           ? 100.0 * static_cast<double>(file_.position()) / static_cast<double>(file_.size())
+                           : 0;
+    std::fprintf(stderr, "\rreplay: %5.1f%%  %llu frames  %.0f frames/s   ", std::min(pct, 100.0),
+                 static_cast<unsigned long long>(file_.frames()),
+                 secs > 0 ? static_cast<double>(file_.frames()) / secs : 0.0);
+  }
+  const io::PcapFile& file_;
+  std::uint64_t start_;
+  std::uint64_t last_ = 0;
+  std::uint64_t frames_ = 0;
+};
+
+// --speed: holds each frame back until its capture offset from the first frame, divided by the
+// speed, has passed on the clock. Speed 0 never waits.
+class Pacer {
+ public:
+  explicit Pacer(double speed) : speed_(speed) {}
+  void wait_for(std::uint64_t time_ns) {
+    if (speed_ <= 0) return;
+    if (start_ == 0) {
+      start_ = core::monotonic_ns();
+      first_ = time_ns;
+    }
+    const double offset = time_ns > first_ ? static_cast<double>(time_ns - first_) / speed_ : 0;
+    const std::uint64_t due = start_ + static_cast<std::uint64_t>(offset);
+    const std::uint64_t now = core::monotonic_ns();
+    if (due > now) std::this_thread::sleep_for(std::chrono::nanoseconds(due - now));
+  }
+
+ private:
+  double speed_;
+  std::uint64_t start_ = 0;
+  std::uint64_t first_ = 0;
+};
+
 void print_json(const engine::Snapshot& snap, const std::vector<engine::Dimensions>& dims) {
   std::string line;
   for (const auto& s : snap.totals) {
@@ -105,6 +163,8 @@ int cmd_replay(Args args) {
         "  -c, --config FILE   dimensions, windows, tick, series budget, export ports, enrichment\n"
         "                      (default: the built-in defaults of config/flowpulse.yaml)\n"
         "  -w, --workers N     shards to split the capture across (default 1)\n"
+        "  -s, --speed X       pace the frames by their capture times: 1 = as captured, 2 = twice as\n"
+        "                      fast, 0 = as fast as possible (default); the output is the same\n"
         "      --json          print the aggregated flows, one JSON object per label set\n"
         "  -q, --quiet         no progress or summary on stderr\n");
     return 0;
@@ -112,6 +172,7 @@ int cmd_replay(Args args) {
   std::string config_path, file;
   unsigned workers = 1;
   bool json = false, quiet = false;
+  double speed = 0;
   for (std::size_t i = 0; i < args.size(); ++i) {
     const std::string a = args[i];
     if ((a == "-c" || a == "--config") && i + 1 < args.size()) {
@@ -120,6 +181,13 @@ int cmd_replay(Args args) {
       workers = static_cast<unsigned>(std::strtoul(args[++i], nullptr, 10));
       if (workers == 0 || workers > 256) {
         std::fprintf(stderr, "flowpulse replay: --workers takes 1 to 256\n");
+        return 2;
+      }
+    } else if ((a == "-s" || a == "--speed") && i + 1 < args.size()) {
+      char* end = nullptr;
+      speed = std::strtod(args[++i], &end);
+      if (end == args[i] || *end != '\0' || !(speed >= 0) || speed > 1e6) {
+        std::fprintf(stderr, "flowpulse replay: --speed takes a number from 0 (as fast as possible) up\n");
         return 2;
       }
     } else if (a == "--json") {
@@ -196,8 +264,9 @@ int cmd_replay(Args args) {
   };
 
   const bool progress = !quiet && isatty(STDERR_FILENO) != 0;
+  Progress bar(*pcap);
+  Pacer pacer(speed);
   io::PcapFrame pf;
-  std::uint64_t frames = 0;
   for (;;) {
     auto more = pcap->next(pf);
     if (!more) {
@@ -205,6 +274,7 @@ int cmd_replay(Args args) {
       return 1;
     }
     if (!*more) break;
+    pacer.wait_for(pf.time_ns);
     if (next_tick == 0) next_tick = pf.time_ns - pf.time_ns % tick + tick;
     // Ticks in capture time; a gap longer than every window needs no ticks of its own.
     if (pf.time_ns >= next_tick) {
@@ -236,11 +306,10 @@ int cmd_replay(Args args) {
         shards.size() == 1 ? 0
                            : (by_source ? address_hash(info.src_addr) : symmetric_hash(info)) % shards.size();
     shards[i]->meter.process(f, info, *writers[i]);
-    if (progress && (++frames & 0x3ffff) == 0)
-      std::fprintf(stderr, "\rreplay: %llu frames", static_cast<unsigned long long>(frames));
+    if (progress) bar.update();
   }
   if (next_tick != 0) end_tick(next_tick);
-  if (progress) std::fprintf(stderr, "\r");
+  if (progress) bar.finish();
   const auto snap = stats.snapshot();
 
   if (json) {

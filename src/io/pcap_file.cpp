@@ -1,5 +1,9 @@
 #include "io/pcap_file.hpp"
 
+#include <sys/stat.h>
+
+#include <cstdio>
+
 #include <pcap/pcap.h>
 
 #include <string_view>
@@ -19,7 +23,16 @@ core::Result<PcapFile> PcapFile::open(const std::string& path) {
     if (why.substr(0, path.size() + 2) == path + ": ") why.remove_prefix(path.size() + 2);
     return core::Error{path + ": cannot read as pcap: " + std::string(why)};
   }
-  return PcapFile(p, path);
+  PcapFile f(p, path);
+  struct stat st {};
+  if (::stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode)) f.size_ = static_cast<std::uint64_t>(st.st_size);
+  return f;
+}
+
+std::uint64_t PcapFile::position() const noexcept {
+  if (handle_ == nullptr) return 0;
+  const long at = std::ftell(pcap_file(handle_));
+  return at > 0 ? static_cast<std::uint64_t>(at) : 0;
 }
 
 PcapFile::PcapFile(::pcap* handle, std::string path) noexcept
@@ -31,7 +44,8 @@ PcapFile::PcapFile(PcapFile&& other) noexcept
     : handle_(std::exchange(other.handle_, nullptr)),
       path_(std::move(other.path_)),
       link_type_(other.link_type_),
-      frames_(other.frames_) {}
+      frames_(other.frames_),
+      size_(other.size_) {}
 
 PcapFile& PcapFile::operator=(PcapFile&& other) noexcept {
   if (this != &other) {
@@ -40,6 +54,7 @@ PcapFile& PcapFile::operator=(PcapFile&& other) noexcept {
     path_ = std::move(other.path_);
     link_type_ = other.link_type_;
     frames_ = other.frames_;
+    size_ = other.size_;
   }
   return *this;
 }

@@ -42,6 +42,9 @@ class PcapFile {
   std::uint32_t link_type() const noexcept { return link_type_; }
   const std::string& path() const noexcept { return path_; }
   std::uint64_t frames() const noexcept { return frames_; }
+  // Bytes read so far, and the file's size (0 when unknown), for progress reports.
+  std::uint64_t position() const noexcept;
+  std::uint64_t size() const noexcept { return size_; }
 
  private:
   PcapFile(::pcap* handle, std::string path) noexcept;
@@ -50,6 +53,7 @@ class PcapFile {
   std::string path_;
   std::uint32_t link_type_ = 0;
   std::uint64_t frames_ = 0;
+  std::uint64_t size_ = 0;
 };
 
 struct UdpDatagram {

@@ -3,6 +3,7 @@
 // runs and across 1, 2 and 4 workers.
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <map>
 #include <sstream>
 
@@ -34,6 +35,7 @@ struct Capture {
   test::FiveTuple big_udp{ip("10.7.0.1"), ip("10.7.0.2"), 17, 7777, 9000};
   std::uint64_t big_udp_wire_bytes = 0;
   std::size_t big_udp_fragments = 0;
+  std::uint64_t span_ns = 0;  // last frame time - first frame time
 };
 
 // Six flows (TCP, UDP, ICMP over IPv4 and IPv6, both directions of one TCP connection) interleaved
@@ -52,15 +54,20 @@ Capture write_capture(const std::filesystem::path& path) {
   };
   test::PcapBuilder pcap;
   std::uint64_t t = t0;
+  std::uint64_t last = t0;
+  const auto add = [&](const test::Bytes& frame) {
+    pcap.add(t, frame);
+    last = t;
+  };
   for (int round = 0; round < 20; ++round) {
     for (auto& f : c.flows) {
       if (round >= f.packets) continue;
-      pcap.add(t, test::ethernet_frame(test::ip_packet(f.tuple, f.payload)));
+      add(test::ethernet_frame(test::ip_packet(f.tuple, f.payload)));
       t += 50'000'000;  // 50 ms
     }
     if (round == 5) {
       test::FiveTuple udp{ip("192.0.2.9"), ip("192.0.2.1"), 17, 50000, 2056};
-      pcap.add(t, test::ethernet_frame(test::ip_packet_with(udp, test::netflow5_datagram(c.exported))));
+      add(test::ethernet_frame(test::ip_packet_with(udp, test::netflow5_datagram(c.exported))));
       t += 50'000'000;
     }
     if (round == 7) {
@@ -73,7 +80,7 @@ Capture write_capture(const std::filesystem::path& path) {
                                             600, 0x1234);
       c.fragments = frags.size();
       for (auto it = frags.rbegin(); it != frags.rend(); ++it) {
-        pcap.add(t, test::ethernet_frame(*it));
+        add(test::ethernet_frame(*it));
         t += 10'000'000;
       }
       auto big = test::fragment_ip_packet(test::ip_packet(c.big_udp, 3000), 1500, 77);
@@ -81,12 +88,13 @@ Capture write_capture(const std::filesystem::path& path) {
       for (const auto& f : big) {
         const auto frame = test::ethernet_frame(f);
         c.big_udp_wire_bytes += frame.size();
-        pcap.add(t, frame);
+        add(frame);
         t += 10'000'000;
       }
     }
   }
   pcap.write(path);
+  c.span_ns = last - t0;
   return c;
 }
 
@@ -215,6 +223,26 @@ TEST_F(Replay, OutputIsByteIdenticalAcrossRunsAndWorkers) {
   for (const char* w : {"1", "2", "4"}) {
     EXPECT_EQ(replay({"--workers", w}).out, first.out) << "workers " << w;
     EXPECT_EQ(replay({"--workers", w, "--json"}).out, replay({"--json"}).out) << "workers " << w;
+  }
+}
+
+// --speed paces the frames by their capture times but changes nothing in the output. The capture
+// spans (last - first frame time) capture_.span_ns; at speed 8 the run cannot be shorter than an
+// eighth of it (pacing only ever waits).
+TEST_F(Replay, SpeedPacesWithoutChangingTheOutput) {
+  const auto fast = replay({});
+  ASSERT_EQ(fast.code, 0) << fast.err;
+  const auto t0 = std::chrono::steady_clock::now();
+  const auto paced = replay({"--speed", "8", "--workers", "2"});
+  const auto took = std::chrono::steady_clock::now() - t0;
+  ASSERT_EQ(paced.code, 0) << paced.err;
+  EXPECT_EQ(paced.out, fast.out);
+  EXPECT_GE(std::chrono::duration_cast<std::chrono::nanoseconds>(took).count(),
+            static_cast<std::int64_t>(capture_.span_ns / 8));
+  for (const char* bad : {"-1", "x", "1e9"}) {
+    const auto r = replay({"--speed", bad});
+    EXPECT_EQ(r.code, 2) << bad;
+    EXPECT_NE(r.err.find("--speed takes a number"), std::string::npos) << r.err;
   }
 }
 
