@@ -141,6 +141,7 @@ void Worker::poll_swap() noexcept {
     meter_->flush(writer_);
     writer_.flush();
   }
+  if (store_) store_->flush();
   decoder_.expire_pending(core::realtime_ns());
   overflow_records_ += active_->overflow_records();
   fill_snapshot(active_->snapshot);

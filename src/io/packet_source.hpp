@@ -56,6 +56,8 @@ class FrameSink {
  public:
   virtual ~FrameSink() = default;
   virtual void write(std::span<const Frame> frames) = 0;
+  // Called at each hand-over (once a tick): hand buffered frames to the file.
+  virtual void flush() {}
 };
 
 }  // namespace flowpulse::io
