@@ -41,7 +41,7 @@ struct WorkerInfo {
 };
 
 struct CaptureInfo {
-  std::string source;  // the source's name, e.g. "afpacket:eth0"
+  std::string source;  // the source's name, e.g. "afpacket:eth0/0"
   CaptureCounters counters;
 };
 

@@ -58,7 +58,9 @@ class AfPacketSource final : public PacketSource {
   core::Result<std::size_t> receive(std::span<Frame> out, int timeout_ms) override;
   void release() override;
   SourceStats stats() const override;
-  std::string name() const override { return "afpacket:" + device_; }
+  // "afpacket:<device>/<member>": the members of one fanout group are told apart (their capture
+  // metrics would otherwise be series with the same labels).
+  std::string name() const override { return "afpacket:" + device_ + "/" + std::to_string(queue_); }
 
   int fd() const noexcept { return fd_; }
   int ifindex() const noexcept { return ifindex_; }

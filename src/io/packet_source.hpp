@@ -47,7 +47,7 @@ class PacketSource {
   // Called on that thread after its last receive().
   virtual void detach_thread() {}
   virtual SourceStats stats() const = 0;
-  virtual std::string name() const = 0;  // "afpacket:eth0", "pcap_file:x.pcap", "dpdk:0/1"
+  virtual std::string name() const = 0;  // "afpacket:eth0/0", "pcap_file:x.pcap", "dpdk:0/1"
 };
 
 // Where a worker copies the frames it captured (the pcap store), a burst at a time, before it

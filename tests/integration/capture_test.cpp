@@ -30,55 +30,20 @@
 #include "decode/packet.hpp"
 #include "io/afpacket_source.hpp"
 #include "io/pcap_live_source.hpp"
+#include "netns_rig.hpp"
 #include "test_support.hpp"
 
 namespace flowpulse {
 namespace {
 
 using test::in_ci;
+using test::NetnsRig;
 
 #define REQUIRE_ROOT()                                                                       \
   if (geteuid() != 0) {                                                                      \
     if (in_ci()) FAIL() << "capture tests need root (netns, veth, AF_PACKET) under CI=true"; \
     GTEST_SKIP() << "capture tests need root (netns, veth, AF_PACKET)";                      \
   }
-
-// A namespace + veth pair from scripts/netns-rig, removed when the object goes (also when a test
-// fails half-way). The subnet is derived from the pid so parallel runs do not share routes.
-class NetnsRig {
- public:
-  NetnsRig() {
-    const int pid = static_cast<int>(getpid());
-    name_ = "fpcap" + std::to_string(pid % 100000);
-    subnet_ = 100 + pid % 150;
-    script_ = (test::source_root() / "scripts" / "netns-rig").string();
-    run({script_, "down", name_});  // a leftover of a killed run with the same pid
-    const auto r = run({script_, "up", name_, std::to_string(subnet_)});
-    ok_ = r.code == 0;
-    error_ = r.out + r.err;
-  }
-  ~NetnsRig() {
-    const auto r = run({script_, "down", name_});
-    if (r.code != 0) std::fprintf(stderr, "netns-rig down %s failed: %s\n", name_.c_str(), r.err.c_str());
-  }
-  NetnsRig(const NetnsRig&) = delete;
-  NetnsRig& operator=(const NetnsRig&) = delete;
-
-  bool ok() const { return ok_; }
-  const std::string& error() const { return error_; }
-  const std::string& name() const { return name_; }
-  std::string outer() const { return "fp-" + name_; }
-  std::string v4(int host) const { return "10.99." + std::to_string(subnet_) + "." + std::to_string(host); }
-  std::string v6(int host) const {
-    return "fd99:0:0:" + std::to_string(subnet_) + "::" + std::to_string(host);
-  }
-
- private:
-  static test::RunResult run(const std::vector<std::string>& argv) { return test::run(argv, 30'000); }
-  std::string name_, script_, error_;
-  int subnet_ = 0;
-  bool ok_ = false;
-};
 
 // The sender run inside the namespace: one line per flow on stdin,
 //   udp FAMILY SRC SPORT DST DPORT COUNT PAYLOAD [fast]   (DF off: large datagrams are fragmented;
@@ -277,7 +242,7 @@ TEST(Capture, AfPacketFanoutAndPcapLiveOnVeth) {
     o.block_count = 16;
     auto s = io::AfPacketSource::open(rig.outer(), o);
     ASSERT_TRUE(s) << s.error();
-    EXPECT_EQ((*s)->name(), "afpacket:" + rig.outer());
+    EXPECT_EQ((*s)->name(), "afpacket:" + rig.outer() + "/" + std::to_string(q));
     fanout.push_back(std::move(s.value()));
   }
 
