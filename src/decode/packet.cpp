@@ -87,21 +87,6 @@ void parse_l4(const std::uint8_t* data, PacketInfo& info) noexcept {
   }
 }
 
-bool is_ipv6_extension(std::uint8_t next) noexcept {
-  switch (next) {
-    case 0:    // hop-by-hop options
-    case 43:   // routing
-    case 44:   // fragment
-    case 51:   // authentication header
-    case 60:   // destination options
-    case 135:  // mobility
-    case 139:  // host identity protocol
-    case 140:  // shim6
-      return true;
-    default: return false;
-  }
-}
-
 // `off` is where the IPv4 header starts in `data`; `size` is the whole buffer.
 void parse_ipv4_at(const std::uint8_t* data, std::size_t size, std::size_t off, PacketInfo& info) noexcept {
   info.etype = ethertype_ipv4;
@@ -300,6 +285,21 @@ void parse_ethertype(const std::uint8_t* data, std::size_t size, std::size_t off
 }
 
 }  // namespace
+
+bool is_ipv6_extension(std::uint8_t next) noexcept {
+  switch (next) {
+    case 0:    // hop-by-hop options
+    case 43:   // routing
+    case 44:   // fragment
+    case 51:   // authentication header
+    case 60:   // destination options
+    case 135:  // mobility
+    case 139:  // host identity protocol
+    case 140:  // shim6
+      return true;
+    default: return false;
+  }
+}
 
 bool link_type_supported(std::uint32_t link_type) noexcept {
   switch (static_cast<LinkType>(link_type)) {

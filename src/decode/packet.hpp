@@ -103,6 +103,10 @@ enum class LinkType : std::uint32_t {
   linux_sll2 = 276,
 };
 
+// Whether an IPv6 Next Header value is an extension header (hop-by-hop, routing, fragment, AH,
+// destination options, mobility, HIP, shim6) rather than an upper layer.
+bool is_ipv6_extension(std::uint8_t next) noexcept;
+
 // Whether parse_link knows the link type.
 bool link_type_supported(std::uint32_t link_type) noexcept;
 

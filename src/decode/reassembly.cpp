@@ -16,21 +16,6 @@ constexpr std::size_t max_ip_payload = 65535;  // what a 16-bit length field can
 constexpr int max_ipv6_ext_headers = 16;       // as the packet parser
 constexpr std::uint8_t ipv6_fragment_header = 44;
 
-bool is_ipv6_extension(std::uint8_t next) noexcept {
-  switch (next) {
-    case 0:    // hop-by-hop options
-    case 43:   // routing
-    case 44:   // fragment
-    case 51:   // authentication header
-    case 60:   // destination options
-    case 135:  // mobility
-    case 139:  // host identity protocol
-    case 140:  // shim6
-      return true;
-    default: return false;
-  }
-}
-
 std::size_t ipv6_extension_length(std::uint8_t next, const std::uint8_t* h) noexcept {
   if (next == ipv6_fragment_header) return 8;
   if (next == 51) return (static_cast<std::size_t>(h[1]) + 2) * 4;  // AH counts 4-byte words, minus 2

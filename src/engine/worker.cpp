@@ -50,15 +50,24 @@ Worker::Worker(unsigned id, const WorkerSettings& settings)
   names_.resize(n);
 }
 
-core::Result<std::unique_ptr<Worker>> Worker::create(unsigned id, const WorkerSettings& settings) {
-  std::unique_ptr<Worker> w(new Worker(id, settings));
-  w->epoll_fd_ = epoll_create1(EPOLL_CLOEXEC);
-  w->wake_fd_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-  if (w->epoll_fd_ < 0 || w->wake_fd_ < 0) return core::Error{std::string("worker: ") + std::strerror(errno)};
+core::Status Worker::open_wakeup() {
+  epoll_fd_ = epoll_create1(EPOLL_CLOEXEC);
+  wake_fd_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+  if (epoll_fd_ < 0 || wake_fd_ < 0) return core::Error{std::string("worker: ") + std::strerror(errno)};
   epoll_event ev{};
   ev.events = EPOLLIN;
   ev.data.u64 = UINT64_MAX;
-  epoll_ctl(w->epoll_fd_, EPOLL_CTL_ADD, w->wake_fd_, &ev);
+  if (epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, wake_fd_, &ev) != 0) {
+    return core::Error{std::string("worker: epoll_ctl: ") + std::strerror(errno)};
+  }
+  return core::Ok{};
+}
+
+core::Result<std::unique_ptr<Worker>> Worker::create(unsigned id, const WorkerSettings& settings) {
+  std::unique_ptr<Worker> w(new Worker(id, settings));
+  if (auto st = w->open_wakeup(); !st) return core::Error{st.error()};
+  epoll_event ev{};
+  ev.events = EPOLLIN;
   for (std::size_t i = 0; i < settings.listeners.size(); ++i) {
     auto s = io::UdpSocket::open(settings.listeners[i], true);
     if (!s) return core::Error{s.error()};
@@ -77,13 +86,7 @@ core::Result<std::unique_ptr<Worker>> Worker::create_capture(unsigned id, const 
   WorkerSettings ws = settings;
   ws.listeners.clear();  // a capture worker has no sockets
   std::unique_ptr<Worker> w(new Worker(id, ws));
-  w->epoll_fd_ = epoll_create1(EPOLL_CLOEXEC);
-  w->wake_fd_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-  if (w->epoll_fd_ < 0 || w->wake_fd_ < 0) return core::Error{std::string("worker: ") + std::strerror(errno)};
-  epoll_event ev{};
-  ev.events = EPOLLIN;
-  ev.data.u64 = UINT64_MAX;
-  epoll_ctl(w->epoll_fd_, EPOLL_CTL_ADD, w->wake_fd_, &ev);
+  if (auto st = w->open_wakeup(); !st) return core::Error{st.error()};
   w->source_ = std::move(source);
   w->store_ = std::move(store);
   w->meter_ = std::make_unique<Meter>(settings.meter, w->decoder_);

@@ -73,6 +73,7 @@ class Worker final : public decode::RecordSink {
 
  private:
   Worker(unsigned id, const WorkerSettings& settings);
+  core::Status open_wakeup();  // the epoll set with the wake-up eventfd in it
   void run(std::stop_token stop);
   void run_capture(std::stop_token stop);
   void receive(std::size_t listener);
