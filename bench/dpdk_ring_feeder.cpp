@@ -1,0 +1,132 @@
+// The net_ring producer of bench_dpdk_meter; DPDK's headers are seen here only (as system headers).
+#include "dpdk_ring_feeder.hpp"
+
+#include <pthread.h>
+#include <rte_errno.h>
+#include <rte_eth_ring.h>
+#include <rte_ethdev.h>
+#include <rte_lcore.h>
+#include <rte_mbuf.h>
+#include <rte_mempool.h>
+#include <rte_ring.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstring>
+#include <string>
+
+namespace flowpulse::bench {
+
+core::Result<std::string> create_ring_port(std::size_t size) {
+  const std::string name = "fp_bench_ring";
+  rte_ring* ring = rte_ring_create(name.c_str(), static_cast<unsigned>(size),
+                                   static_cast<int>(rte_socket_id()), RING_F_SP_ENQ | RING_F_SC_DEQ);
+  if (ring == nullptr) {
+    return core::Error{"cannot create a ring of " + std::to_string(size) +
+                       " (a power of two): " + rte_strerror(rte_errno)};
+  }
+  const int port_id = rte_eth_from_ring(ring);  // the device is named net_ring_<ring name>
+  if (port_id < 0) {
+    rte_ring_free(ring);
+    return core::Error{std::string("cannot make a net_ring port of the ring: ") + rte_strerror(rte_errno)};
+  }
+  return std::to_string(port_id);
+}
+
+core::Result<std::unique_ptr<RingFeeder>> RingFeeder::create(std::uint16_t port_id,
+                                                             std::span<const std::uint8_t> frames,
+                                                             std::size_t frame_size) {
+  if (frame_size == 0 || frames.size() % frame_size != 0 || frames.empty()) {
+    return core::Error{"ring feeder: frames must be whole frames of " + std::to_string(frame_size) +
+                       " bytes"};
+  }
+  const std::size_t n = frames.size() / frame_size;
+  std::unique_ptr<RingFeeder> feeder(new RingFeeder());
+  feeder->port_id_ = port_id;
+  // A room of exactly one frame after the headroom: 1M mbufs take ~400 MB, not the 2.4 GB of
+  // default-sized ones.
+  feeder->pool_ =
+      rte_pktmbuf_pool_create("fp_bench_feed", static_cast<unsigned>(n), 0, 0,
+                              static_cast<std::uint16_t>(RTE_PKTMBUF_HEADROOM + frame_size), rte_socket_id());
+  if (feeder->pool_ == nullptr) {
+    return core::Error{"ring feeder: cannot create a pool of " + std::to_string(n) +
+                       " mbufs: " + rte_strerror(rte_errno) + " (raise the EAL memory, -m N)"};
+  }
+  feeder->mbufs_.resize(n);
+  for (std::size_t at = 0; at < n; at += 4096) {
+    const auto chunk = static_cast<unsigned>(std::min<std::size_t>(4096, n - at));
+    if (rte_pktmbuf_alloc_bulk(feeder->pool_, feeder->mbufs_.data() + at, chunk) != 0) {
+      return core::Error{"ring feeder: cannot allocate the mbufs of its own pool"};
+    }
+  }
+  for (std::size_t i = 0; i < n; ++i) {
+    rte_mbuf* m = feeder->mbufs_[i];
+    char* dst = rte_pktmbuf_append(m, static_cast<std::uint16_t>(frame_size));
+    if (dst == nullptr) return core::Error{"ring feeder: a frame does not fit its mbuf"};
+    std::memcpy(dst, frames.data() + i * frame_size, frame_size);
+    m->port = port_id;
+    // Two refills ahead: a pass sends each mbuf once, so it never drops to 1 (see run()).
+    rte_mbuf_refcnt_set(m, static_cast<std::uint16_t>(1 + 2 * refill_passes));
+  }
+  return feeder;
+}
+
+RingFeeder::~RingFeeder() {
+  stop();
+  // The worker decremented the counts, nothing was returned: free the pool with its mbufs in it.
+  if (pool_ != nullptr) rte_mempool_free(pool_);
+}
+
+core::Status RingFeeder::start(int cpu, std::uint16_t burst) {
+  if (thread_.joinable()) return core::Error{"ring feeder: already running"};
+  stop_.store(false, std::memory_order_relaxed);
+  thread_ = std::thread([this, cpu, burst] {
+    if (cpu >= 0) {
+      cpu_set_t set;
+      CPU_ZERO(&set);
+      CPU_SET(cpu, &set);
+      (void)pthread_setaffinity_np(pthread_self(), sizeof set,
+                                   &set);  // best effort: the EAL's mask is inherited
+    }
+    run(burst);
+  });
+  return core::Ok{};
+}
+
+void RingFeeder::stop() {
+  stop_.store(true, std::memory_order_relaxed);
+  if (thread_.joinable()) thread_.join();
+}
+
+void RingFeeder::run(std::uint16_t burst) noexcept {
+  const std::size_t n = mbufs_.size();
+  std::size_t pos = 0;
+  RingFeederStats s;
+  while (!stop_.load(std::memory_order_relaxed)) {
+    const auto want = static_cast<std::uint16_t>(std::min<std::size_t>(burst, n - pos));
+    const std::uint16_t took = rte_eth_tx_burst(port_id_, 0, mbufs_.data() + pos, want);
+    ++s.tx_calls;
+    s.sent += took;
+    if (took == 0) {
+      // The ring is full: the worker is the bottleneck, as it should be. Sleep rather than spin: the
+      // ring holds milliseconds of packets, the other core is shared, and a thread that slept is
+      // the one the scheduler runs first when it wakes.
+      ++s.ring_full;
+      std::this_thread::sleep_for(std::chrono::microseconds(50));
+      continue;
+    }
+    pos += took;
+    if (pos == n) {
+      pos = 0;
+      // Each pass sends each mbuf once and the worker frees it at most once per send: raising the
+      // counts by refill_passes every refill_passes passes keeps every count >= 1 + refill_passes
+      // (they start at 1 + 2 * refill_passes) and below 2^16.
+      if (++s.passes % refill_passes == 0) {
+        for (rte_mbuf* m : mbufs_) rte_mbuf_refcnt_update(m, static_cast<std::int16_t>(refill_passes));
+      }
+    }
+  }
+  stats_ = s;
+}
+
+}  // namespace flowpulse::bench
