@@ -20,7 +20,7 @@ using core::WireReader;
 // Sizes of the fixed-layout records (sflow_version_5.txt); a record shorter than its layout is
 // malformed, a longer one is read up to its layout (sFlow defines new formats rather than growing
 // old ones, so extra bytes carry nothing we could read).
-constexpr std::size_t ethernet_size = 24;     // length, src mac (6 + 2 pad), dst mac (6 + 2 pad), type
+constexpr std::size_t ethernet_size = 24;  // length, src mac (6 + 2 pad), dst mac (6 + 2 pad), type
 constexpr std::size_t ipv4_size = 32;
 constexpr std::size_t ipv6_size = 56;
 constexpr std::size_t switch_size = 16;
