@@ -10,7 +10,8 @@ namespace flowpulse::engine {
 
 core::Result<std::unique_ptr<Collector>> Collector::start(const config::Config& cfg,
                                                           AddressEnricher* enricher,
-                                                          std::vector<CaptureInput> captures) {
+                                                          std::vector<CaptureInput> captures,
+                                                          FlowObserver* observer) {
   std::unique_ptr<Collector> c(new Collector());
   auto dims = compile_dimensions(cfg.metrics.dimensions);
   if (!dims) return core::Error{dims.error()};
@@ -43,7 +44,10 @@ core::Result<std::unique_ptr<Collector>> Collector::start(const config::Config& 
   c->listeners_ = ws.listeners;
   ws.meter.export_ports = cfg.capture.export_ports;
   ws.meter.flow_cache_capacity = cfg.performance.table_capacity;
+  if (observer != nullptr) ws.feed_capacity = cfg.performance.table_capacity;
   for (CaptureInput& in : captures) {
+    ws.new_flows =
+        observer != nullptr ? observer->new_flow_ring(static_cast<unsigned>(c->workers_.size())) : nullptr;
     auto w = Worker::create_capture(static_cast<unsigned>(c->workers_.size()), ws, std::move(in.source),
                                     std::move(in.store));
     if (!w) return core::Error{w.error()};
@@ -58,6 +62,8 @@ core::Result<std::unique_ptr<Collector>> Collector::start(const config::Config& 
   ss.listeners = c->listeners_.size();
   ss.enricher = enricher;
   ss.flow_as_wins = cfg.enrichment.as_source == config::AsSource::flow;
+  ss.observer = observer;
+  ss.feed_capacity = ws.feed_capacity;
   std::vector<Worker*> raw;
   for (auto& w : c->workers_) raw.push_back(w.get());
   c->stats_ = std::make_unique<StatsCore>(std::move(ss), std::move(raw));

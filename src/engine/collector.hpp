@@ -26,9 +26,12 @@ class Collector {
   // `enricher` (may be null when no set uses enrichment labels) must outlive the collector. Each
   // capture input gets a capture worker of its own, besides the collector workers of the listeners
   // (none when there are no listeners).
+  // `observer` (may be null; must outlive the collector) gets the capture workers' flows: process
+  // attribution.
   static core::Result<std::unique_ptr<Collector>> start(const config::Config& cfg,
                                                         AddressEnricher* enricher = nullptr,
-                                                        std::vector<CaptureInput> captures = {});
+                                                        std::vector<CaptureInput> captures = {},
+                                                        FlowObserver* observer = nullptr);
   ~Collector();
   Collector(const Collector&) = delete;
   Collector& operator=(const Collector&) = delete;

@@ -20,6 +20,8 @@ void FlowTable::clear() noexcept {
   used_.clear();
   for (auto& o : overflow_) o = Counters{};
   overflow_records_ = 0;
+  feed_.clear();
+  feed_lost_ = {};
 }
 
 }  // namespace flowpulse::engine

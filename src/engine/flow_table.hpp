@@ -119,6 +119,27 @@ class FlowTable {
 
   WorkerSnapshot snapshot;  // written by the worker at hand-over, read by the stats core
 
+  // Capture workers with a FlowObserver: every metered (raw) record of the tick, as a 5-tuple
+  // delta, for process attribution. Fixed capacity (set_feed); what does not fit is summed by
+  // protocol into feed_lost (index 0 TCP, 1 UDP, 2 the rest), so nothing is dropped.
+  void set_feed(std::size_t capacity) {
+    feed_capacity_ = capacity;
+    feed_.reserve(capacity);
+  }
+  void add_feed(const FlowRecord& r) noexcept {
+    if (feed_.size() < feed_capacity_) {
+      feed_.push_back({{r.src_addr, r.dst_addr, r.src_port, r.dst_port, r.proto}, r.bytes, r.packets});
+      return;
+    }
+    FlowDelta& lost = feed_lost_[r.proto == 6 ? 0 : r.proto == 17 ? 1 : 2];
+    lost.flow.proto = r.proto == 6 || r.proto == 17 ? r.proto : 0;
+    lost.bytes += r.bytes;
+    lost.packets += r.packets;
+  }
+  bool feeds() const noexcept { return feed_capacity_ != 0; }
+  std::span<const FlowDelta> feed() const noexcept { return feed_; }
+  std::span<const FlowDelta> feed_lost() const noexcept { return feed_lost_; }
+
  private:
   std::size_t capacity_;
   std::size_t mask_;
@@ -127,6 +148,9 @@ class FlowTable {
   std::vector<std::uint32_t> used_;  // reserved to capacity: never reallocates
   std::vector<Counters> overflow_;   // per set
   std::uint64_t overflow_records_ = 0;
+  std::size_t feed_capacity_ = 0;
+  std::vector<FlowDelta> feed_;
+  std::array<FlowDelta, 3> feed_lost_{};
 };
 
 // Adds records into a shard under every dimension set, a batch at a time: keys and hashes for the

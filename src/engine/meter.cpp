@@ -295,6 +295,7 @@ void Meter::meter(const Packet& p, decode::RecordWriter& out) noexcept {
       static const FlowRecord base = raw_base();
       ++stats_.cache_full;
       ++stats_.flows_started;
+      if (new_flows_ != nullptr) announce(p.id);
       write_record(base, p.id, {now, p.wire_len, p.packets, 1, p.tcp_flags}, out);
       return;
     }
@@ -306,11 +307,24 @@ void Meter::meter(const Packet& p, decode::RecordWriter& out) noexcept {
   e->packets += p.packets;
   e->flows += starts ? 1 : 0;
   stats_.flows_started += starts ? 1 : 0;
+  if (starts && new_flows_ != nullptr) announce(p.id);
   e->tcp_flags |= p.tcp_flags;
   if (e->dirty == 0) {
     e->dirty = 1;
     c.dirty.push_back(static_cast<std::uint32_t>(e - c.entries.get()));
   }
+}
+
+void Meter::announce(const FlowId& id) noexcept {
+  if (id.proto != decode::ip_proto_tcp && id.proto != decode::ip_proto_udp) return;
+  FiveTuple t;
+  t.src.bytes = id.src;
+  t.dst.bytes = id.dst;
+  t.src.family = t.dst.family = id.used;
+  t.src_port = id.src_port;
+  t.dst_port = id.dst_port;
+  t.proto = id.proto;
+  new_flows_->push(t);
 }
 
 void Meter::flush(decode::RecordWriter& out) {

@@ -31,6 +31,7 @@
 #include "decode/flow_decoder.hpp"
 #include "decode/packet.hpp"
 #include "decode/reassembly.hpp"
+#include "engine/flow_observer.hpp"
 #include "io/packet_source.hpp"
 
 namespace flowpulse::engine {
@@ -77,6 +78,8 @@ class Meter {
 
   const MeterStats& stats() const noexcept { return stats_; }
   const decode::ReassemblyStats& reassembly_stats() const noexcept { return reassembler_.stats(); }
+  // Where the 5-tuple of each new TCP or UDP flow is pushed as it starts (null: nowhere).
+  void notify_new_flows(NewFlowRing* ring) noexcept { new_flows_ = ring; }
   // Flows in the cache (active or idle, not yet reused).
   std::size_t cached_flows() const noexcept;
   // Whether the frame is a flow export by its parse (UDP to an export port, complete).
@@ -92,6 +95,7 @@ class Meter {
   bool classify(const io::Frame& f, const decode::PacketInfo& info, decode::RecordWriter& out);
   static void make_packet(const io::Frame& f, const decode::PacketInfo& info, Packet& p) noexcept;
   void meter(const Packet& p, decode::RecordWriter& out) noexcept;
+  void announce(const FlowId& id) noexcept;
   void reassembled(const io::Frame& f, const decode::ReassembledDatagram& d, decode::RecordWriter& out);
 
   MeterSettings settings_;
@@ -100,6 +104,7 @@ class Meter {
   std::vector<std::uint8_t> is_export_port_;
   std::unique_ptr<Cache> cache_;
   decode::Reassembler reassembler_;
+  NewFlowRing* new_flows_ = nullptr;
   std::uint64_t last_time_ns_ = 0;  // the latest capture time seen (reassembly timeouts)
   MeterStats stats_;
 };

@@ -42,6 +42,7 @@ StatsCore::StatsCore(StatsSettings settings, std::vector<Worker*> workers)
       last_entries_(workers_.size(), 0) {
   for (std::size_t i = 0; i < workers_.size(); ++i) {
     tables_.push_back(std::make_unique<FlowTable>(settings_.table_capacity, settings_.dimensions.size()));
+    if (settings_.observer != nullptr) tables_.back()->set_feed(settings_.feed_capacity);
     spares_.push_back(tables_.back().get());
   }
   for (std::uint64_t w : settings_.windows_ns) {
@@ -93,6 +94,8 @@ void StatsCore::tick(std::uint64_t now_ns, bool drive_workers) {
       if (FlowTable* t = workers_[i]->take_retired()) {
         awaiting_[i] = false;
         merge(*t);
+        if (settings_.observer != nullptr && t->feeds())
+          settings_.observer->on_flows(t->feed(), t->feed_lost(), now_ns);
         last_entries_[i] = t->size();
         std::swap(last_[i], t->snapshot);
         t->clear();
@@ -109,6 +112,7 @@ void StatsCore::tick(std::uint64_t now_ns, bool drive_workers) {
     }
     std::this_thread::sleep_for(std::chrono::microseconds(200));
   }
+  if (settings_.observer != nullptr) settings_.observer->on_tick(now_ns);
   publish(now_ns);
 }
 

@@ -16,6 +16,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "engine/flow_observer.hpp"
 #include "engine/flow_table.hpp"
 #include "engine/worker.hpp"
 
@@ -74,6 +75,10 @@ struct StatsSettings {
   std::size_t listeners = 0;
   AddressEnricher* enricher = nullptr;  // required when a set has enrichment labels
   bool flow_as_wins = true;             // enrichment.as_source: flow
+  // Gets every capture shard's 5-tuple feed and a call per tick (may be null). Shards then carry a
+  // feed of feed_capacity deltas.
+  FlowObserver* observer = nullptr;
+  std::size_t feed_capacity = 0;
 };
 
 struct KeyHash {

@@ -90,6 +90,8 @@ core::Result<std::unique_ptr<Worker>> Worker::create_capture(unsigned id, const 
   w->source_ = std::move(source);
   w->store_ = std::move(store);
   w->meter_ = std::make_unique<Meter>(settings.meter, w->decoder_);
+  w->meter_->notify_new_flows(settings.new_flows);
+  if (settings.feed_capacity != 0) w->active_->set_feed(settings.feed_capacity);
   w->frames_.resize(settings.batch_size);
   return w;
 }
@@ -270,6 +272,11 @@ void Worker::handle_datagram(std::size_t listener, const decode::Datagram& dg) n
   }
 }
 
-void Worker::on_records(std::span<const FlowRecord> records) { aggregator_.add(*active_, records); }
+void Worker::on_records(std::span<const FlowRecord> records) {
+  aggregator_.add(*active_, records);
+  if (active_->feeds())
+    for (const FlowRecord& r : records)
+      if (r.type == FlowType::raw) active_->add_feed(r);
+}
 
 }  // namespace flowpulse::engine

@@ -38,6 +38,10 @@ struct WorkerSettings {
   std::uint32_t batch_size = 64;
   std::uint32_t table_capacity = 65536;
   MeterSettings meter;  // capture workers
+  // Capture workers: the 5-tuple feed of each shard for a FlowObserver (0 = none), and the ring
+  // their meter announces new flows on (null = none).
+  std::size_t feed_capacity = 0;
+  NewFlowRing* new_flows = nullptr;
 };
 
 class Worker final : public decode::RecordSink {

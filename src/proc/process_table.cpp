@@ -309,7 +309,7 @@ void ProcessTable::drop(const ProcessKey& key) {
   processes_.erase(it);
 }
 
-core::Status ProcessTable::refresh(std::uint64_t now_ns) {
+core::Status ProcessTable::refresh(std::uint64_t now_ns, bool rescan_known) {
   if (!proc_dir_) {
     proc_dir_.reset(::open(options_.proc_root.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
     if (!proc_dir_)
@@ -352,7 +352,7 @@ core::Status ProcessTable::refresh(std::uint64_t now_ns) {
   // (a token bucket: a big process may overdraw it, and the next refreshes pay it back).
   const auto budget = static_cast<std::int64_t>(options_.rescan_fd_budget);
   rescan_credit_ = std::min(rescan_credit_ + budget, budget);
-  if (!pids_.empty() && options_.rescan_per_refresh > 0) {
+  if (rescan_known && !pids_.empty() && options_.rescan_per_refresh > 0) {
     const std::size_t start = static_cast<std::size_t>(
         std::upper_bound(pids_.begin(), pids_.end(), rescan_cursor_) - pids_.begin());
     std::size_t scans = 0;

@@ -111,7 +111,9 @@ class ProcessTable {
   // Lists the pids, reads new ones, re-reads a bounded number of known ones, marks vanished ones
   // dead and drops those dead for longer than the grace period. `now_ns` is any monotonic clock,
   // the same the caller passes everywhere. Errors only when the proc root cannot be listed.
-  core::Status refresh(std::uint64_t now_ns);
+  // With `rescan_known` false only new pids are read (and gone ones marked): what a lookup between
+  // two refreshes does when a socket's owner is no process known yet.
+  core::Status refresh(std::uint64_t now_ns, bool rescan_known = true);
 
   // Re-reads processes likely to hold `unknown` inodes until all are placed or the budget is spent;
   // returns how many were placed. Call it after refresh(), once per refresh.

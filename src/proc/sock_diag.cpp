@@ -258,8 +258,36 @@ core::Status SockDiag::dump(std::vector<SocketEntry>& out, const DumpFilter& fil
   return core::Ok{};
 }
 
+core::Status SockDiag::find(std::uint8_t proto, const IpAddress& local, std::uint16_t local_port,
+                            const IpAddress& remote, std::uint16_t remote_port,
+                            std::vector<SocketEntry>& out) {
+  if (!netlink_ || local.family != remote.family || local.family == 0) return core::Ok{};
+  const bool v6 = local.family == 6;
+  if (use_procfs_[procfs_index(v6, proto == proto_udp)]) return core::Ok{};
+  inet_diag_sockid id{};
+  id.idiag_cookie[0] = id.idiag_cookie[1] = INET_DIAG_NOCOOKIE;
+  // The kernel's lookups read the id differently: TCP takes src as the socket's own end; UDP looks
+  // up the socket a datagram from src to dst would reach, so dst is the socket's own end.
+  const bool udp = proto == proto_udp;
+  const IpAddress& src = udp ? remote : local;
+  const IpAddress& dst = udp ? local : remote;
+  id.idiag_sport = htons(udp ? remote_port : local_port);
+  id.idiag_dport = htons(udp ? local_port : remote_port);
+  const std::size_t n = v6 ? 16 : 4;
+  std::memcpy(id.idiag_src, v6 ? src.bytes.data() : src.bytes.data() + 12, n);
+  std::memcpy(id.idiag_dst, v6 ? dst.bytes.data() : dst.bytes.data() + 12, n);
+  bool refused = false;
+  const std::size_t before = out.size();
+  auto st = dump_netlink(v6 ? AF_INET6 : AF_INET, proto, all_states, out, refused, &id);
+  if (!st.ok()) {
+    out.resize(before);
+    return refused ? core::Status{core::Ok{}} : st;
+  }
+  return core::Ok{};
+}
+
 core::Status SockDiag::dump_netlink(int family, std::uint8_t proto, std::uint32_t states,
-                                    std::vector<SocketEntry>& out, bool& refused) {
+                                    std::vector<SocketEntry>& out, bool& refused, const void* id) {
   struct Request {
     nlmsghdr nlh;
     inet_diag_req_v2 req;
@@ -267,7 +295,8 @@ core::Status SockDiag::dump_netlink(int family, std::uint8_t proto, std::uint32_
   const std::uint32_t seq = ++seq_;
   request.nlh.nlmsg_len = sizeof request;
   request.nlh.nlmsg_type = SOCK_DIAG_BY_FAMILY;
-  request.nlh.nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
+  request.nlh.nlmsg_flags = id != nullptr ? NLM_F_REQUEST : NLM_F_REQUEST | NLM_F_DUMP;
+  if (id != nullptr) std::memcpy(&request.req.id, id, sizeof request.req.id);
   request.nlh.nlmsg_seq = seq;
   request.req.sdiag_family = static_cast<std::uint8_t>(family);
   request.req.sdiag_protocol = proto;
@@ -320,7 +349,8 @@ core::Status SockDiag::dump_netlink(int family, std::uint8_t proto, std::uint32_
           int err = EPROTO;
           if (nlh->nlmsg_len >= NLMSG_LENGTH(sizeof(nlmsgerr)))
             err = -static_cast<const nlmsgerr*>(NLMSG_DATA(nlh))->error;
-          if (err == 0) break;  // an ack
+          if (err == 0) break;                        // an ack
+          if (id != nullptr && err == ENOENT) break;  // no such socket
           refused = err == ENOENT || err == EOPNOTSUPP || err == EPROTONOSUPPORT || err == EINVAL ||
                     err == EAFNOSUPPORT;
           if (!failure) failure = os_error("sock_diag: kernel refused the dump", err);
@@ -357,6 +387,7 @@ core::Status SockDiag::dump_netlink(int family, std::uint8_t proto, std::uint32_
           if (rta->rta_type == INET_DIAG_SKV6ONLY && RTA_PAYLOAD(rta) >= 1)
             e.v6only = *static_cast<const std::uint8_t*>(RTA_DATA(rta)) != 0;
         }
+        if (id != nullptr) done = true;  // a lookup answers with one message and no NLMSG_DONE
       }
     }
     if (done) break;

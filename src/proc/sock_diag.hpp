@@ -118,6 +118,14 @@ class SockDiag {
   // Appends every socket that passes `filter` to `out`. On error `out` may hold part of the dump.
   core::Status dump(std::vector<SocketEntry>& out, const DumpFilter& filter = {});
 
+  // The one socket of `proto` whose local end is (local, local_port) and remote end (remote,
+  // remote_port), asked of the kernel directly (no dump: microseconds, whatever the number of
+  // sockets). For UDP the kernel answers with the socket that would receive such a datagram, which
+  // may be an unconnected one bound to the port. Appends it to `out` when there is one. Netlink
+  // only: with the procfs backend it finds nothing.
+  core::Status find(std::uint8_t proto, const IpAddress& local, std::uint16_t local_port,
+                    const IpAddress& remote, std::uint16_t remote_port, std::vector<SocketEntry>& out);
+
   // netlink unless Mode::procfs_only, or netlink could not be opened, or refused every request.
   SockDiagBackend backend() const noexcept;
   // Inode of the network namespace the sockets are dumped from.
@@ -129,8 +137,9 @@ class SockDiag {
  private:
   SockDiag() = default;
   static core::Result<SockDiag> open_here(Mode mode);
+  // `id` set: the one socket it names (not found is no error), else a dump.
   core::Status dump_netlink(int family, std::uint8_t proto, std::uint32_t states,
-                            std::vector<SocketEntry>& out, bool& refused);
+                            std::vector<SocketEntry>& out, bool& refused, const void* id = nullptr);
   core::Status dump_procfs(int index, std::uint32_t states, std::vector<SocketEntry>& out);
 
   Mode mode_ = Mode::automatic;

@@ -323,27 +323,99 @@ void SocketTable::rebuild_index() {
   index_.assign(capacity_for(keys), Slot{});
   index_mask_ = index_.size() - 1;
 
-  for (std::size_t i = 0; i < entries_.size(); ++i) {
-    const Entry& e = entries_[i];
-    const std::uint64_t h = hash_identity(e.netns, e.inode);
-    for (std::uint64_t pos = h & identity_mask_;; pos = (pos + 1) & identity_mask_) {
-      if (identities_[pos].tag == 0) {
-        identities_[pos] = {tag_of(h), static_cast<std::uint32_t>(i)};
-        break;
-      }
+  for (std::size_t i = 0; i < entries_.size(); ++i) index_entry(i);
+}
+
+void SocketTable::index_entry(std::size_t i) {
+  const Entry& e = entries_[i];
+  const std::uint64_t h = hash_identity(e.netns, e.inode);
+  for (std::uint64_t pos = h & identity_mask_;; pos = (pos + 1) & identity_mask_) {
+    if (identities_[pos].tag == 0) {
+      identities_[pos] = {tag_of(h), static_cast<std::uint32_t>(i)};
+      break;
     }
-    if (!e.has_owner) continue;
-    const std::uint32_t ref = static_cast<std::uint32_t>(i) << 2;
-    if (e.remote_port != 0) {
-      index_insert(hash_key(key_of(e.local, e.local_port, e.remote, e.remote_port, e.proto, kind_exact)),
-                   ref | kind_exact);
-      continue;
-    }
-    // Not connected: found by its local address, which may be the wildcard.
-    index_insert(hash_key(key_of(e.local, e.local_port, e.remote, 0, e.proto, kind_local)), ref | kind_local);
-    if (e.family == 6 && !e.v6only && e.local == any6)
-      index_insert(hash_key(key_of(e.local, e.local_port, e.remote, 0, e.proto, kind_any4)), ref | kind_any4);
   }
+  if (!e.has_owner) return;
+  const std::uint32_t ref = static_cast<std::uint32_t>(i) << 2;
+  if (e.remote_port != 0) {
+    index_insert(hash_key(key_of(e.local, e.local_port, e.remote, e.remote_port, e.proto, kind_exact)),
+                 ref | kind_exact);
+    return;
+  }
+  // Not connected: found by its local address, which may be the wildcard.
+  index_insert(hash_key(key_of(e.local, e.local_port, e.remote, 0, e.proto, kind_local)), ref | kind_local);
+  if (e.family == 6 && !e.v6only && e.local == any6)
+    index_insert(hash_key(key_of(e.local, e.local_port, e.remote, 0, e.proto, kind_any4)), ref | kind_any4);
+}
+
+std::size_t SocketTable::resolve_flow(std::uint8_t proto, const IpAddress& a_in, std::uint16_t a_port,
+                                      const IpAddress& b_in, std::uint16_t b_port, std::uint64_t now_ns) {
+  ++flow_queries_;
+  const IpAddress a = normalized(a_in), b = normalized(b_in);
+  std::size_t placed = 0;
+  for (int end = 0; end < 2; ++end) {
+    const IpAddress& local = end == 0 ? a : b;
+    const IpAddress& remote = end == 0 ? b : a;
+    const std::uint16_t lport = end == 0 ? a_port : b_port, rport = end == 0 ? b_port : a_port;
+    if (auto o = lookup(proto, local, lport, remote, rport, now_ns);
+        o && o->match == MatchKind::exact && !o->closed)
+      continue;
+    found_.clear();
+    for (Namespace& ns : namespaces_) (void)ns.diag.find(proto, local, lport, remote, rport, found_);
+    for (const SocketEntry& e : found_) {
+      if (e.inode == 0) continue;
+      // A connected socket or one bound to this port is what was asked for; the kernel's UDP lookup
+      // may answer with a socket on another address only if it is the wildcard, which is right too.
+      if (e.local_port != lport) continue;
+      std::optional<ProcessKey> owner = processes_.owner_of(e.inode);
+      if (!owner) {
+        const InodeHint hint{e.inode, e.uid, e.netns};
+        if (processes_.resolve({&hint, 1}, now_ns) == 0) {
+          (void)processes_.refresh(now_ns, false);  // a process started since the last refresh
+          if (processes_.owner_of(e.inode) == std::nullopt) (void)processes_.resolve({&hint, 1}, now_ns);
+        }
+        owner = processes_.owner_of(e.inode);
+      }
+      if (!owner) continue;
+      add_entry(e, *owner, now_ns);
+      ++placed;
+      break;
+    }
+  }
+  flow_ends_placed_ += placed;
+  return placed;
+}
+
+void SocketTable::add_entry(const SocketEntry& s, const ProcessKey& owner, std::uint64_t now_ns) {
+  // Replace what the index holds for the same socket, if anything; else append.
+  std::size_t i = find_identity(s.netns, s.inode);
+  const bool fresh = i == npos;
+  if (fresh) {
+    i = entries_.size();
+    entries_.emplace_back();
+  }
+  Entry& e = entries_[i];
+  e.local = s.local;
+  e.remote = s.remote;
+  e.local_port = s.local_port;
+  e.remote_port = s.remote_port;
+  e.proto = s.proto;
+  e.family = s.family;
+  e.v6only = s.v6only;
+  e.alive = true;
+  e.has_owner = true;
+  e.inode = s.inode;
+  e.netns = s.netns;
+  e.owner = owner;
+  e.seen_ns = now_ns;
+  // Keep both tables under 3/4 full; a rebuild sizes them for twice the entries.
+  if (!fresh || (entries_.size() + 2) * 4 > identities_.size() * 3 ||
+      (stats_.index_keys + 2) * 4 > index_.size() * 3) {
+    stats_.index_keys = 0;
+    rebuild_index();
+    return;
+  }
+  index_entry(i);
 }
 
 std::optional<SocketOwner> SocketTable::lookup(std::uint8_t proto, const IpAddress& local_in,

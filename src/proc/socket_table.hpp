@@ -102,6 +102,17 @@ class SocketTable {
                                     const IpAddress& remote, std::uint16_t remote_port,
                                     std::uint64_t now_ns) const noexcept;
 
+  // Between refreshes, for a flow whose ends lookup() does not find as exact, live matches (a
+  // socket opened since the last refresh, which may be gone by the next): asks the kernel for the
+  // socket of each end (SockDiag::find, every open namespace), finds the process holding it
+  // (targeted re-reads, new pids if need be), and adds it to the index. It then ages like a dumped
+  // socket: kept while the dumps list it, and for the grace period after. Returns the ends placed.
+  std::size_t resolve_flow(std::uint8_t proto, const IpAddress& a, std::uint16_t a_port, const IpAddress& b,
+                           std::uint16_t b_port, std::uint64_t now_ns);
+  // Flows resolve_flow() was asked about, and the socket ends it placed, since open.
+  std::uint64_t flow_queries() const noexcept { return flow_queries_; }
+  std::uint64_t flow_ends_placed() const noexcept { return flow_ends_placed_; }
+
   const ProcessTable& processes() const noexcept { return processes_; }
   // The sockets of the last successful refresh, all namespaces, own first.
   std::span<const SocketEntry> sockets() const noexcept { return sockets_; }
@@ -141,9 +152,11 @@ class SocketTable {
   explicit SocketTable(SocketTableOptions options);
   void sync_namespaces(std::uint64_t now_ns);
   void rebuild_index();
+  void index_entry(std::size_t i);  // its identity and its lookup keys
   void index_insert(std::uint64_t hash, std::uint32_t ref);
   bool better(const Entry& a, std::uint32_t a_kind, const Entry& b, std::uint32_t b_kind) const noexcept;
   std::size_t find_identity(std::uint64_t netns, std::uint64_t inode) const noexcept;
+  void add_entry(const SocketEntry& s, const ProcessKey& owner, std::uint64_t now_ns);
 
   SocketTableOptions options_;
   ProcessTable processes_;
@@ -164,6 +177,9 @@ class SocketTable {
   std::vector<InodeHint> hints_;
   std::unordered_set<std::uint64_t> attempted_;  // unknown inodes resolve() has already looked for
   SocketTableStats stats_;
+  std::vector<SocketEntry> found_;  // resolve_flow's kernel answers
+  std::uint64_t flow_queries_ = 0;
+  std::uint64_t flow_ends_placed_ = 0;
 };
 
 }  // namespace flowpulse::proc
