@@ -9,7 +9,6 @@
 #include <thread>
 #include <vector>
 
-#include "cli/capture.hpp"
 #include "cli/commands.hpp"
 #include "config/config.hpp"
 #include "core/log.hpp"
@@ -17,6 +16,7 @@
 #include "enrich/enricher.hpp"
 #include "export/flow_metrics.hpp"
 #include "export/metrics.hpp"
+#include "sdk/capture.hpp"
 
 namespace flowpulse::cli {
 namespace {
@@ -96,7 +96,7 @@ int cmd_run(Args args) {
   std::unique_ptr<enrich::Enricher> enricher = std::move(opened).value();
   const unsigned workers = cfg.performance.workers != 0 ? cfg.performance.workers
                                                         : std::max(1U, std::thread::hardware_concurrency());
-  auto captures = open_capture(cfg, workers);
+  auto captures = sdk::open_capture(cfg, workers);
   if (!captures) {
     log::error("cannot start", {{"error", captures.error()}});
     return 1;

@@ -14,6 +14,7 @@ int cmd_check_config(Args args);
 int cmd_version(Args args);
 int cmd_decode(Args args);
 int cmd_replay(Args args);
+int cmd_top(Args args);
 
 // True when args hold -h or --help.
 bool wants_help(Args args);

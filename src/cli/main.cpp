@@ -21,15 +21,16 @@ constexpr Command commands[] = {
     {"check-config", cmd_check_config, "validate a config file and print the effective configuration"},
     {"decode", cmd_decode, "decode flow exports from pcap or payload files, one JSON record per line"},
     {"replay", cmd_replay, "run the whole pipeline over a capture and print the final flow metrics"},
+    {"top", cmd_top, "show which local processes send and receive how much, live (like nethogs)"},
     {"version", cmd_version, "print the version and the parts built in"},
     {"help", cmd_help, "show this help, or the help of a command"},
 };
 
 void usage(std::FILE* out) {
-  std::fprintf(
-      out,
-      "flowpulse - flow collector and packet meter (NetFlow v5/v9, IPFIX, sFlow v5 -> Prometheus)\n\n"
-      "usage: flowpulse COMMAND [OPTIONS]\n\ncommands:\n");
+  std::fprintf(out,
+               "flowpulse - flow collector, packet meter and per-process traffic (NetFlow v5/v9, IPFIX, "
+               "sFlow v5 -> Prometheus)\n\n"
+               "usage: flowpulse COMMAND [OPTIONS]\n\ncommands:\n");
   for (const auto& c : commands) {
     std::fprintf(out, "  %-14.*s %.*s\n", static_cast<int>(c.name.size()), c.name.data(),
                  static_cast<int>(c.summary.size()), c.summary.data());

@@ -40,17 +40,6 @@ tpacket_block_desc* block_at(std::uint8_t* ring, std::uint32_t block_size, std::
 
 }  // namespace
 
-core::Result<std::unique_ptr<AfPacketSource>> AfPacketSource::open(const config::CaptureSource& source,
-                                                                   const config::Capture& capture,
-                                                                   std::uint16_t fanout_group,
-                                                                   std::uint16_t queue) {
-  AfPacketOptions options;
-  options.filter = capture.filter;
-  options.fanout_group = fanout_group;
-  options.queue = queue;
-  return open(source.device, options);
-}
-
 core::Result<std::unique_ptr<AfPacketSource>> AfPacketSource::open(const std::string& device,
                                                                    const AfPacketOptions& o) {
   const std::string where = "afpacket " + device;
@@ -83,10 +72,16 @@ core::Result<std::unique_ptr<AfPacketSource>> AfPacketSource::open(const std::st
   std::strncpy(ifr.ifr_name, device.c_str(), IFNAMSIZ - 1);
   if (ioctl(s->fd_, SIOCGIFHWADDR, &ifr) != 0) return core::Error{os_error(where + ": SIOCGIFHWADDR", errno)};
   switch (ifr.ifr_hwaddr.sa_family) {
-    case ARPHRD_ETHER:
-    case ARPHRD_LOOPBACK: s->link_type_ = 1; break;  // LINKTYPE_ETHERNET
-    case ARPHRD_NONE:                                // tun, wireguard: frames start at the IP header
-    case ARPHRD_RAWIP: s->link_type_ = 101; break;   // LINKTYPE_RAW
+    case ARPHRD_LOOPBACK:
+      // Loopback hands every packet to packet sockets twice, outgoing and incoming: take it once
+      // (as libpcap does), or each would be counted twice.
+      if (int one = 1; setsockopt(s->fd_, SOL_PACKET, PACKET_IGNORE_OUTGOING, &one, sizeof one) != 0)
+        return core::Error{os_error(where + ": PACKET_IGNORE_OUTGOING", errno)};
+      s->link_type_ = 1;
+      break;
+    case ARPHRD_ETHER: s->link_type_ = 1; break;    // LINKTYPE_ETHERNET
+    case ARPHRD_NONE:                               // tun, wireguard: frames start at the IP header
+    case ARPHRD_RAWIP: s->link_type_ = 101; break;  // LINKTYPE_RAW
     default:
       return core::Error{where + ": link type ARPHRD " + std::to_string(ifr.ifr_hwaddr.sa_family) +
                          " is not supported (Ethernet and raw IP interfaces are)"};

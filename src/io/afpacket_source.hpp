@@ -44,10 +44,6 @@ class AfPacketSource final : public PacketSource {
   // refuses (memory), a fanout group whose members were opened with other settings.
   static core::Result<std::unique_ptr<AfPacketSource>> open(const std::string& device,
                                                             const AfPacketOptions& options = {});
-  // The source of a `type: afpacket` config entry with the capture-wide filter.
-  static core::Result<std::unique_ptr<AfPacketSource>> open(const config::CaptureSource& source,
-                                                            const config::Capture& capture,
-                                                            std::uint16_t fanout_group, std::uint16_t queue);
 
   ~AfPacketSource() override;
   AfPacketSource(const AfPacketSource&) = delete;

@@ -34,13 +34,6 @@ void bump(std::atomic<std::uint64_t>& c, std::uint64_t by) {
 
 }  // namespace
 
-core::Result<std::unique_ptr<PcapLiveSource>> PcapLiveSource::open(const config::CaptureSource& source,
-                                                                   const config::Capture& capture) {
-  PcapLiveOptions options;
-  options.filter = capture.filter;
-  return open(source.device, options);
-}
-
 core::Result<std::unique_ptr<PcapLiveSource>> PcapLiveSource::open(const std::string& device,
                                                                    const PcapLiveOptions& o) {
   const std::string where = "pcap " + device;

@@ -41,9 +41,6 @@ class PcapLiveSource final : public PacketSource {
   // not compile (libpcap's reason).
   static core::Result<std::unique_ptr<PcapLiveSource>> open(const std::string& device,
                                                             const PcapLiveOptions& options = {});
-  // The source of a `type: pcap` config entry with the capture-wide filter.
-  static core::Result<std::unique_ptr<PcapLiveSource>> open(const config::CaptureSource& source,
-                                                            const config::Capture& capture);
 
   ~PcapLiveSource() override;
   PcapLiveSource(const PcapLiveSource&) = delete;

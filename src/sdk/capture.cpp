@@ -1,6 +1,8 @@
-#include "cli/capture.hpp"
+#include "sdk/capture.hpp"
 
 #include <unistd.h>
+
+#include <algorithm>
 
 #include "core/log.hpp"
 #include "export/pcap_writer.hpp"
@@ -15,7 +17,7 @@
 #include "io/afxdp/afxdp_source.hpp"
 #endif
 
-namespace flowpulse::cli {
+namespace flowpulse::sdk {
 namespace {
 
 using Inputs = std::vector<engine::CaptureInput>;
@@ -114,7 +116,7 @@ core::Status add_afxdp(const config::CaptureSource& s, const config::Capture& ca
 
 }  // namespace
 
-core::Result<Inputs> open_capture(const config::Config& cfg, unsigned workers) {
+core::Result<Inputs> open_capture(const config::Config& cfg, unsigned workers, const RingTuning& tuning) {
   Inputs out;
   std::uint16_t fanout_group = static_cast<std::uint16_t>(getpid() & 0x7fff);  // unique per process
   for (const config::CaptureSource& s : cfg.capture.sources) {
@@ -122,15 +124,24 @@ core::Result<Inputs> open_capture(const config::Config& cfg, unsigned workers) {
     switch (s.type) {
       case config::SourceType::afpacket:
         for (unsigned i = 0; i < workers; ++i) {
-          auto src = io::AfPacketSource::open(s, cfg.capture, workers > 1 ? fanout_group : 0,
-                                              static_cast<std::uint16_t>(i));
+          io::AfPacketOptions o;
+          o.filter = cfg.capture.filter;
+          o.fanout_group = workers > 1 ? fanout_group : 0;
+          o.queue = static_cast<std::uint16_t>(i);
+          o.block_timeout_ms = tuning.block_timeout_ms;
+          if (tuning.ring_bytes != 0) o.block_count = std::max(4U, tuning.ring_bytes / o.block_size);
+          auto src = io::AfPacketSource::open(s.device, o);
           if (!src) return core::Error{src.error()};
           out.push_back({std::move(src).value(), nullptr});
         }
         ++fanout_group;
         break;
       case config::SourceType::pcap: {
-        auto src = io::PcapLiveSource::open(s, cfg.capture);
+        io::PcapLiveOptions o;
+        o.filter = cfg.capture.filter;
+        o.block_timeout_ms = static_cast<int>(tuning.block_timeout_ms);
+        if (tuning.ring_bytes != 0) o.buffer_bytes = tuning.ring_bytes;
+        auto src = io::PcapLiveSource::open(s.device, o);
         if (!src) return core::Error{src.error()};
         out.push_back({std::move(src).value(), nullptr});
         break;
@@ -150,4 +161,4 @@ core::Result<Inputs> open_capture(const config::Config& cfg, unsigned workers) {
   return out;
 }
 
-}  // namespace flowpulse::cli
+}  // namespace flowpulse::sdk
