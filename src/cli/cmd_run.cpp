@@ -16,6 +16,8 @@
 #include "enrich/enricher.hpp"
 #include "export/flow_metrics.hpp"
 #include "export/metrics.hpp"
+#include "export/process_metrics.hpp"
+#include "proc/attribution.hpp"
 #include "sdk/capture.hpp"
 
 namespace flowpulse::cli {
@@ -96,13 +98,27 @@ int cmd_run(Args args) {
   std::unique_ptr<enrich::Enricher> enricher = std::move(opened).value();
   const unsigned workers = cfg.performance.workers != 0 ? cfg.performance.workers
                                                         : std::max(1U, std::thread::hardware_concurrency());
+  // Process attribution: started before the capture workers, which announce new flows to it.
+  std::unique_ptr<proc::Attribution> attribution;
+  if (cfg.attribution.enabled) {
+    proc::AttributionOptions ao;
+    ao.sync_interval_ns = cfg.performance.tick_ns;
+    ao.history_seconds = cfg.attribution.history_seconds;
+    auto started = proc::Attribution::start(ao);
+    if (!started) {
+      log::error("cannot start", {{"error", started.error()}});
+      return 1;
+    }
+    attribution = std::move(started).value();
+  }
   auto captures = sdk::open_capture(cfg, workers);
   if (!captures) {
     log::error("cannot start", {{"error", captures.error()}});
     return 1;
   }
   for (const auto& in : *captures) log::info("capturing", {{"source", in.source->name()}});
-  auto collector = engine::Collector::start(cfg, enricher.get(), std::move(captures).value());
+  auto collector =
+      engine::Collector::start(cfg, enricher.get(), std::move(captures).value(), attribution.get());
   if (!collector) {
     log::error("cannot start", {{"error", collector.error()}});
     return 1;
@@ -115,6 +131,24 @@ int cmd_run(Args args) {
                             {"workers", (*collector)->workers()}});
   }
   (*metrics)->add(std::make_shared<exporting::FlowMetrics>(cfg.metrics, **collector));
+  if (attribution) {
+    (*metrics)->add(std::make_shared<exporting::ProcessMetrics>(cfg.metrics, cfg.attribution.max_processes,
+                                                                [a = attribution.get()] {
+                                                                  const auto r = a->report();
+                                                                  exporting::ProcessMetricsView v;
+                                                                  v.processes = proc::rank(*r, 0, 0);
+                                                                  v.unknown = r->unknown;
+                                                                  v.sockets = r->sockets;
+                                                                  v.namespaces = r->namespaces;
+                                                                  v.refresh_seconds = r->last_refresh_seconds;
+                                                                  v.refresh_errors = r->refresh_errors;
+                                                                  v.new_flows = r->new_flows;
+                                                                  v.new_flows_dropped = r->new_flows_dropped;
+                                                                  v.new_flows_skipped = r->new_flows_skipped;
+                                                                  v.flow_queries = r->flow_queries;
+                                                                  return v;
+                                                                }));
+  }
   log::info(
       "flowpulse started",
       {{"config", path},
@@ -134,7 +168,8 @@ int cmd_run(Args args) {
     }
   }
   (*collector)->stop();  // listeners closed, the last counts merged
-  metrics->reset();      // endpoint closed
+  if (attribution) attribution->stop();
+  metrics->reset();  // endpoint closed
   log::info("flowpulse stopped");
   return 0;
 }

@@ -454,9 +454,29 @@ void check_whole(const Reader& r, const YAML::Node& root, const Config& c) {
       }
     }
   }
+  if (c.attribution.enabled &&
+      std::none_of(c.capture.sources.begin(), c.capture.sources.end(), [](const CaptureSource& s) {
+        return s.type == SourceType::afpacket || s.type == SourceType::pcap || s.type == SourceType::afxdp;
+      })) {
+    r.fail(root["attribution"], "attribution.enabled",
+           "process attribution needs a capture source this host's traffic passes through (afpacket, pcap "
+           "or afxdp in capture.sources)");
+  }
   if (c.listeners.empty() && c.capture.sources.empty()) {
     r.fail(root, "listeners", "nothing to receive: configure at least one listener or capture source");
   }
+}
+
+void read_attribution(const Reader& r, const YAML::Node& n, Attribution& a) {
+  if (!n) return;
+  r.expect_map(n, "attribution", {"enabled", "history_seconds", "max_processes"});
+  if (n["enabled"]) a.enabled = r.boolean(n["enabled"], "attribution.enabled");
+  if (n["history_seconds"])
+    a.history_seconds =
+        static_cast<std::uint32_t>(r.integer(n["history_seconds"], "attribution.history_seconds", 1, 86400));
+  if (n["max_processes"])
+    a.max_processes =
+        static_cast<std::uint32_t>(r.integer(n["max_processes"], "attribution.max_processes", 1, 100000));
 }
 
 Config parse(const YAML::Node& root, const std::string& name) {
@@ -464,14 +484,16 @@ Config parse(const YAML::Node& root, const std::string& name) {
   Config c;
   c.source = name;
   if (root.IsNull()) return c;
-  r.expect_map(root, "",
-               {"listeners", "capture", "performance", "decode", "metrics", "enrichment", "logging"});
+  r.expect_map(
+      root, "",
+      {"listeners", "capture", "performance", "decode", "metrics", "enrichment", "attribution", "logging"});
   read_listeners(r, root["listeners"], c);
   read_capture(r, root["capture"], c.capture);
   read_performance(r, root["performance"], c.performance);
   read_decode(r, root["decode"], c.decode);
   read_metrics(r, root["metrics"], c.metrics);
   read_enrichment(r, root["enrichment"], c.enrichment);
+  read_attribution(r, root["attribution"], c.attribution);
   read_logging(r, root["logging"], c.logging);
   check_whole(r, root, c);
   return c;
@@ -586,6 +608,11 @@ std::string to_yaml(const Config& c) {
       << "asn" << YAML::Value << e.asn << YAML::Key << "as_org" << YAML::Value << e.as_org << YAML::EndMap
       << YAML::Key << "as_source" << YAML::Value << std::string(name_of(e.as_source, as_source_names))
       << YAML::EndMap;
+
+  const auto& a = c.attribution;
+  out << YAML::Key << "attribution" << YAML::Value << YAML::BeginMap << YAML::Key << "enabled" << YAML::Value
+      << a.enabled << YAML::Key << "history_seconds" << YAML::Value << a.history_seconds << YAML::Key
+      << "max_processes" << YAML::Value << a.max_processes << YAML::EndMap;
 
   const auto& l = c.logging;
   out << YAML::Key << "logging" << YAML::Value << YAML::BeginMap << YAML::Key << "level" << YAML::Value

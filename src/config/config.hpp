@@ -85,6 +85,14 @@ struct Enrichment {
   AsSource as_source = AsSource::flow;  // who wins when the export carries src/dst AS
 };
 
+// Process attribution in `flowpulse run`: the capture sources' traffic charged to local processes,
+// exported as flow_process_* metrics.
+struct Attribution {
+  bool enabled = false;
+  std::uint32_t history_seconds = 60;  // per-process per-second history kept
+  std::uint32_t max_processes = 100;   // processes exported as series (the top ones by bytes)
+};
+
 struct Logging {
   log::Level level = log::Level::info;
   log::Format format = log::Format::logfmt;
@@ -105,6 +113,7 @@ struct Config {
   decode::Limits decode;
   Metrics metrics;
   Enrichment enrichment;
+  Attribution attribution;
   Logging logging;
 };
 

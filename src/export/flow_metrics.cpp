@@ -12,25 +12,6 @@ using prometheus::ClientMetric;
 using prometheus::MetricFamily;
 using prometheus::MetricType;
 
-MetricFamily family(const config::Metrics& s, std::string_view base, std::string help, MetricType type) {
-  MetricFamily f;
-  f.name = metric_name(s, base);
-  f.help = std::move(help);
-  f.type = type;
-  return f;
-}
-
-ClientMetric value_metric(MetricType type, double v, std::vector<ClientMetric::Label> labels) {
-  ClientMetric m;
-  m.label = std::move(labels);
-  if (type == MetricType::Counter) {
-    m.counter.value = v;
-  } else {
-    m.gauge.value = v;
-  }
-  return m;
-}
-
 // The labels of one flow series: its dimension set, then the set's labels in configured order.
 std::vector<ClientMetric::Label> series_labels(const engine::FlowKey& k,
                                                const std::vector<engine::Dimensions>& dims,

@@ -37,6 +37,27 @@ class UptimeCollector : public prometheus::Collectable {
 
 }  // namespace
 
+prometheus::MetricFamily family(const config::Metrics& s, std::string_view base, std::string help,
+                                prometheus::MetricType type) {
+  prometheus::MetricFamily f;
+  f.name = metric_name(s, base);
+  f.help = std::move(help);
+  f.type = type;
+  return f;
+}
+
+prometheus::ClientMetric value_metric(prometheus::MetricType type, double v,
+                                      std::vector<prometheus::ClientMetric::Label> labels) {
+  prometheus::ClientMetric m;
+  m.label = std::move(labels);
+  if (type == prometheus::MetricType::Counter) {
+    m.counter.value = v;
+  } else {
+    m.gauge.value = v;
+  }
+  return m;
+}
+
 std::string metric_name(const config::Metrics& m, std::string_view base) {
   std::string out;
   for (std::string_view part : {std::string_view(m.name_space), std::string_view(m.subsystem), base}) {

@@ -5,12 +5,14 @@
 
 #include <prometheus/counter.h>
 #include <prometheus/family.h>
+#include <prometheus/metric_family.h>
 #include <prometheus/registry.h>
 
 #include <cstdint>
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "config/config.hpp"
 #include "core/result.hpp"
@@ -24,6 +26,13 @@ namespace flowpulse::exporting {
 
 // "ns_subsystem_base", leaving out empty parts.
 std::string metric_name(const config::Metrics& m, std::string_view base);
+
+// A metric family named by metric_name, and one sample of it (a counter or a gauge), for the
+// collectables that build their families at scrape time.
+prometheus::MetricFamily family(const config::Metrics& s, std::string_view base, std::string help,
+                                prometheus::MetricType type);
+prometheus::ClientMetric value_metric(prometheus::MetricType type, double v,
+                                      std::vector<prometheus::ClientMetric::Label> labels);
 
 // "http://[::]:9469/metrics": where a person or Prometheus finds the endpoint.
 std::string endpoint_url(const std::string& address, std::uint16_t port, const std::string& path);

@@ -73,10 +73,10 @@ core::Result<std::unique_ptr<AfPacketSource>> AfPacketSource::open(const std::st
   if (ioctl(s->fd_, SIOCGIFHWADDR, &ifr) != 0) return core::Error{os_error(where + ": SIOCGIFHWADDR", errno)};
   switch (ifr.ifr_hwaddr.sa_family) {
     case ARPHRD_LOOPBACK:
-      // Loopback hands every packet to packet sockets twice, outgoing and incoming: take it once
-      // (as libpcap does), or each would be counted twice.
-      if (int one = 1; setsockopt(s->fd_, SOL_PACKET, PACKET_IGNORE_OUTGOING, &one, sizeof one) != 0)
-        return core::Error{os_error(where + ": PACKET_IGNORE_OUTGOING", errno)};
+      // Loopback hands every packet to packet sockets twice, outgoing and incoming: receive()
+      // takes it once, as incoming (as libpcap does), or each would be counted twice. (The socket
+      // option PACKET_IGNORE_OUTGOING does not reach fanout members before Linux 6.9.)
+      s->skip_outgoing_ = true;
       s->link_type_ = 1;
       break;
     case ARPHRD_ETHER: s->link_type_ = 1; break;    // LINKTYPE_ETHERNET
@@ -203,11 +203,18 @@ core::Result<std::size_t> AfPacketSource::receive(std::span<Frame> out, int time
     }
   }
 
-  const std::size_t n = std::min<std::size_t>(left_in_block_, out.size());
+  std::size_t n = 0;
   std::uint64_t bytes = 0;
-  for (std::size_t i = 0; i < n; ++i) {
+  while (left_in_block_ != 0 && n < out.size()) {
     const auto* h = reinterpret_cast<const tpacket3_hdr*>(next_frame_);
-    Frame& f = out[i];
+    --left_in_block_;
+    if (skip_outgoing_ &&
+        reinterpret_cast<const sockaddr_ll*>(next_frame_ + TPACKET_ALIGN(sizeof(tpacket3_hdr)))
+                ->sll_pkttype == PACKET_OUTGOING) {
+      next_frame_ += h->tp_next_offset;
+      continue;
+    }
+    Frame& f = out[n++];
     f.data = next_frame_ + h->tp_mac;
     f.caplen = h->tp_snaplen;
     f.wire_len = h->tp_len;
@@ -218,7 +225,11 @@ core::Result<std::size_t> AfPacketSource::receive(std::span<Frame> out, int time
     bytes += h->tp_len;
     next_frame_ += h->tp_next_offset;
   }
-  left_in_block_ -= static_cast<std::uint32_t>(n);
+  if (n == 0 && left_in_block_ == 0) {  // a block of skipped frames only: give it back, read on
+    burst_out_ = true;
+    release();
+    return receive(out, 0);
+  }
   burst_out_ = true;
   frames_.store(frames_.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
   bytes_.store(bytes_.load(std::memory_order_relaxed) + bytes, std::memory_order_relaxed);

@@ -68,6 +68,7 @@ class AfPacketSource final : public PacketSource {
   int fd_ = -1;
   int ifindex_ = 0;
   int link_type_ = 1;
+  bool skip_outgoing_ = false;  // loopback: each packet is seen twice, keep the incoming copy
   std::uint16_t queue_ = 0;
   std::uint8_t* ring_ = nullptr;
   std::size_t ring_size_ = 0;
