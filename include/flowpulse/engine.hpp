@@ -45,7 +45,7 @@ struct Options {
   CaptureMethod method = CaptureMethod::afpacket;
   std::string bpf_filter;  // tcpdump syntax, e.g. "tcp port 443"; empty = everything
   // How long one receive waits for frames before the worker looks at its hand-over again.
-  std::chrono::milliseconds capture_timeout{100};
+  std::chrono::milliseconds capture_timeout{2};
   // How often sockets and processes are re-read and traffic is charged (the engine's tick).
   std::chrono::milliseconds sync_interval{1000};
   unsigned workers = 1;  // capture workers per device (afpacket fanout members)

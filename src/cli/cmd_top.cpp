@@ -46,7 +46,8 @@ void usage() {
       "Needs root (capture, /proc of other users, other network namespaces).\n\n"
       "  -d, --device DEV     interface to capture on; repeat for several (default: any)\n"
       "  -f, --filter EXPR    BPF filter, tcpdump syntax (e.g. 'tcp port 443')\n"
-      "  -i, --interval SEC   refresh interval, also the socket rescan interval (default 1)\n"
+      "  -i, --interval SEC   refresh interval of the table (default 1); sockets are re-read every\n"
+      "                       second, or at this interval when shorter\n"
       "  -l, --limit N        show at most N processes (default: all that fit / all in JSON)\n"
       "  -r, --recent SEC     rank by the traffic of the last SEC seconds (default: the interval)\n"
       "      --method M       afpacket (default) or pcap\n"
@@ -123,7 +124,10 @@ bool parse(Args args, TopArgs& t) {
     return false;
   }
   if (t.options.devices.empty()) t.options.devices = {"any"};
-  t.options.sync_interval = std::chrono::milliseconds(static_cast<std::int64_t>(t.interval_s * 1000));
+  // Sockets are re-read (and traffic charged) every second, or faster when the display is: a
+  // short-lived socket must be seen, whatever the refresh of the table.
+  t.options.sync_interval =
+      std::chrono::milliseconds(std::min<std::int64_t>(1000, static_cast<std::int64_t>(t.interval_s * 1000)));
   return true;
 }
 
@@ -296,7 +300,7 @@ int cmd_top(Args args) {
   if (t.once) {
     const auto until = std::chrono::steady_clock::now() + interval;
     while (!interrupted.load() && std::chrono::steady_clock::now() < until)
-      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
     engine.sync();
     engine.stop();  // everything captured is charged
     // After stop the rank covers the whole run: `recent` counts back from the last tick.

@@ -31,11 +31,38 @@ struct FlowDelta {
   std::uint64_t packets = 0;
 };
 
+// Wakes a consumer that sleeps until there is work (new flows, a tick, stop): a producer pays one
+// relaxed load when the consumer is awake, and one futex wake when it sleeps. Consumer:
+//   const auto b = bell.arm(); if (nothing to do) bell.wait(b); bell.disarm();
+class Doorbell {
+ public:
+  // Producers of new flows: wakes the consumer if it is (about to be) asleep.
+  void ring() noexcept {
+    if (armed_.load(std::memory_order_relaxed) && armed_.exchange(false)) wake();
+  }
+  // Always wakes (ticks, stop).
+  void wake() noexcept {
+    bell_.fetch_add(1);
+    bell_.notify_all();
+  }
+  std::uint32_t arm() noexcept {
+    const std::uint32_t b = bell_.load();
+    armed_.store(true);
+    return b;
+  }
+  void wait(std::uint32_t b) const noexcept { bell_.wait(b); }
+  void disarm() noexcept { armed_.store(false); }
+
+ private:
+  std::atomic<bool> armed_{false};
+  std::atomic<std::uint32_t> bell_{0};
+};
+
 // Single producer (a capture worker), single consumer (the observer's thread). Wait-free both ways.
 class NewFlowRing {
  public:
-  explicit NewFlowRing(std::size_t capacity_pow2 = 4096)
-      : mask_(capacity_pow2 - 1), slots_(new FiveTuple[capacity_pow2]) {}
+  explicit NewFlowRing(Doorbell* bell = nullptr, std::size_t capacity_pow2 = 4096)
+      : mask_(capacity_pow2 - 1), slots_(new FiveTuple[capacity_pow2]), bell_(bell) {}
 
   bool push(const FiveTuple& t) noexcept {
     const std::uint64_t head = head_.load(std::memory_order_relaxed);
@@ -44,8 +71,12 @@ class NewFlowRing {
       return false;
     }
     slots_[head & mask_] = t;
-    head_.store(head + 1, std::memory_order_release);
+    head_.store(head + 1, std::memory_order_seq_cst);
+    if (bell_ != nullptr) bell_->ring();
     return true;
+  }
+  bool empty() const noexcept {
+    return tail_.load(std::memory_order_relaxed) == head_.load(std::memory_order_seq_cst);
   }
   bool pop(FiveTuple& out) noexcept {
     const std::uint64_t tail = tail_.load(std::memory_order_relaxed);
@@ -59,6 +90,7 @@ class NewFlowRing {
  private:
   std::uint64_t mask_;
   std::unique_ptr<FiveTuple[]> slots_;
+  Doorbell* bell_;
   alignas(64) std::atomic<std::uint64_t> head_{0};
   alignas(64) std::atomic<std::uint64_t> tail_{0};
   std::atomic<std::uint64_t> dropped_{0};

@@ -208,6 +208,8 @@ core::Result<std::size_t> AfPacketSource::receive(std::span<Frame> out, int time
   while (left_in_block_ != 0 && n < out.size()) {
     const auto* h = reinterpret_cast<const tpacket3_hdr*>(next_frame_);
     --left_in_block_;
+    // The kernel wrote the next frame: its header and first bytes are a cache miss; start it now.
+    if (left_in_block_ != 0) __builtin_prefetch(next_frame_ + h->tp_next_offset + h->tp_mac);
     if (skip_outgoing_ &&
         reinterpret_cast<const sockaddr_ll*>(next_frame_ + TPACKET_ALIGN(sizeof(tpacket3_hdr)))
                 ->sll_pkttype == PACKET_OUTGOING) {

@@ -10,6 +10,7 @@
 
 #include "core/clock.hpp"
 #include "core/log.hpp"
+#include "flowpulse_build_config.hpp"
 
 namespace flowpulse::proc {
 namespace {
@@ -72,6 +73,24 @@ core::Result<std::unique_ptr<Attribution>> Attribution::start(AttributionOptions
   const std::uint64_t now = core::monotonic_ns();
   if (auto st = a->table_.refresh(now); !st.ok()) return core::Error{"process attribution: " + st.error()};
   a->last_refresh_mono_ = now;
+#if FLOWPULSE_HAVE_LIBBPF
+  if (a->options_.trace_tcp_close) {
+    auto tracer = TcpCloseTracer::open();
+    if (tracer) {
+      a->tracer_ = std::move(tracer).value();
+    } else {
+      log::warn(
+          "process attribution without TCP close tracing: connections shorter than a refresh may be "
+          "charged to unknown",
+          {{"error", tracer.error()}});
+    }
+  }
+#else
+  if (a->options_.trace_tcp_close)
+    log::warn(
+        "process attribution without TCP close tracing (built without libbpf): connections shorter "
+        "than a refresh may be charged to unknown");
+#endif
   ++a->health_.refreshes;
   a->refresh_local_addresses();
   a->last_tick_ns_ = core::realtime_ns();
@@ -85,13 +104,13 @@ Attribution::~Attribution() { stop(); }
 void Attribution::stop() {
   if (!thread_.joinable()) return;
   thread_.request_stop();
-  inbox_cv_.notify_all();
+  bell_.wake();
   thread_.join();
 }
 
 engine::NewFlowRing* Attribution::new_flow_ring(unsigned /*worker*/) {
   std::lock_guard lock(rings_mu_);
-  rings_.push_back(std::make_unique<engine::NewFlowRing>());
+  rings_.push_back(std::make_unique<engine::NewFlowRing>(&bell_));
   return rings_.back().get();
 }
 
@@ -108,7 +127,7 @@ void Attribution::on_tick(std::uint64_t now_ns) {
     std::lock_guard lock(inbox_mu_);
     inbox_ticks_.push_back(now_ns);
   }
-  inbox_cv_.notify_one();
+  bell_.wake();
 }
 
 std::shared_ptr<const AttributionReport> Attribution::report() const {
@@ -125,25 +144,44 @@ bool Attribution::wait_for_report(std::uint64_t time_ns, std::uint64_t timeout_n
 void Attribution::run(std::stop_token stop) {
   std::vector<engine::FlowDelta> flows;
   std::vector<std::uint64_t> ticks;
-  for (;;) {
+  auto idle = [&] {
+    if (stop.stop_requested()) return false;
     {
-      std::unique_lock lock(inbox_mu_);
-      inbox_cv_.wait_for(lock, std::chrono::nanoseconds(options_.resolve_interval_ns),
-                         [&] { return !inbox_ticks_.empty() || stop.stop_requested(); });
+      std::lock_guard lock(rings_mu_);
+      for (const auto& ring : rings_)
+        if (!ring->empty()) return false;
+    }
+    std::lock_guard lock(inbox_mu_);
+    return inbox_ticks_.empty();
+  };
+  for (;;) {
+    // Asleep until there is work: no timer, so an idle host costs nothing.
+    const std::uint32_t b = bell_.arm();
+    if (idle()) bell_.wait(b);
+    bell_.disarm();
+    const std::uint64_t woke = core::monotonic_ns();
+    {
+      std::lock_guard lock(inbox_mu_);
       // Deltas handed over after the last tick call belong to the next tick: take them with it.
       if (!inbox_ticks_.empty()) {
         flows.swap(inbox_);
         ticks.swap(inbox_ticks_);
       }
     }
-    resolve_new_flows(core::monotonic_ns());
+    resolve_new_flows(woke);
+    drain_closes(woke);
     if (!ticks.empty()) charge_tick(flows, ticks.back());
     flows.clear();
     ticks.clear();
     if (stop.stop_requested()) {
       std::lock_guard lock(inbox_mu_);
       if (inbox_ticks_.empty()) break;
+      continue;
     }
+    // Batch: new flows of the next few milliseconds are looked up together.
+    const std::uint64_t spent = core::monotonic_ns() - woke;
+    if (spent < options_.resolve_interval_ns)
+      std::this_thread::sleep_for(std::chrono::nanoseconds(options_.resolve_interval_ns - spent));
   }
 }
 
@@ -164,6 +202,14 @@ void Attribution::resolve_new_flows(std::uint64_t now_mono) {
   }
 }
 
+void Attribution::drain_closes(std::uint64_t now_mono) {
+  if (!tracer_) return;
+  tracer_->drain([&](const TcpCloseEvent& e) {
+    if (!table_.record_close(e.pid, e.local, e.local_port, e.remote, e.remote_port, now_mono))
+      ++unplaced_closes_;
+  });
+}
+
 void Attribution::charge_tick(std::vector<engine::FlowDelta>& flows, std::uint64_t tick_ns) {
   const std::uint64_t mono = core::monotonic_ns();
   // Refresh when due (a little early rather than a tick late).
@@ -182,6 +228,7 @@ void Attribution::charge_tick(std::vector<engine::FlowDelta>& flows, std::uint64
                    {{"error", rs.last_error}});
     refresh_local_addresses();
   }
+  drain_closes(mono);  // after the refresh: a recorded close is not aged by it before it is used
   for (const engine::FlowDelta& d : flows) charge(d, mono);
 
   const double seconds = tick_ns > last_tick_ns_ ? static_cast<double>(tick_ns - last_tick_ns_) / 1e9
@@ -330,6 +377,9 @@ void Attribution::publish(std::uint64_t now_ns) {
   r->last_refresh_seconds = static_cast<double>(rs.total_ns) / 1e9;
   r->flow_queries = table_.flow_queries();
   r->flow_ends_placed = table_.flow_ends_placed();
+  r->close_tracer = tracer_ != nullptr;
+  r->closes_recorded = table_.closes_recorded();
+  r->closes_dropped = unplaced_closes_ + (tracer_ ? tracer_->dropped() : 0);
   {
     std::lock_guard lock(rings_mu_);
     for (const auto& ring : rings_) r->new_flows_dropped += ring->dropped();

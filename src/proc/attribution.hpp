@@ -3,11 +3,15 @@
 // totals, rates, EWMA and per-second history that `flowpulse top`, the SDK and /metrics report.
 //
 // It is the engine's FlowObserver and runs on a thread of its own, never in the packet path:
-//   - every few milliseconds (resolve_interval) it takes the 5-tuples of the flows that started
-//     since (the capture workers' NewFlowRings) and looks up, in the kernel, the sockets of those
-//     the socket table does not know yet (SocketTable::resolve_flow): a connection that lives for
-//     a few milliseconds between two refreshes is still found while it exists. Each new flow is
-//     looked up once; at most max_flow_queries per pass (the rest are counted and left to the tick);
+//   - when a capture worker announces new flows (its NewFlowRing rings the thread's doorbell; at
+//     most once per resolve_interval, so bursts are batched) it takes their 5-tuples and looks up, in the
+//     kernel, the sockets of those the socket table does not know yet (SocketTable::resolve_flow): a
+//     connection that lives for a few milliseconds between two refreshes is still found while it exists. Each
+//     new flow is looked up once; at most max_flow_queries per pass (the rest are counted and left to the
+//     tick);
+//   - when built with libbpf and run as root, the kernel reports each TCP close with the closing
+//     process (TcpCloseTracer): a connection that opened and closed between two refreshes is
+//     still charged to its process;
 //   - once per tick it takes the tick's flow deltas (handed over by the stats core), refreshes the
 //     socket table every sync_interval, and charges each delta: `out` to the owner of its source
 //     socket, `in` to the owner of its destination socket, both when both ends are local
@@ -29,14 +33,18 @@
 #include "engine/flow_observer.hpp"
 #include "flowpulse/process.hpp"
 #include "proc/socket_table.hpp"
+#include "proc/tcp_close_tracer.hpp"
 
 namespace flowpulse::proc {
 
 struct AttributionOptions {
   SocketTableOptions sockets;
   std::uint64_t sync_interval_ns = 1'000'000'000ULL;  // socket and process refresh
-  std::uint64_t resolve_interval_ns = 2'000'000ULL;   // new-flow lookups
+  std::uint64_t resolve_interval_ns = 2'000'000ULL;   // at least this long between new-flow passes
   std::size_t max_flow_queries = 2048;                // per resolve pass
+  // Trace TCP closes (TcpCloseTracer) so that connections shorter than a refresh are charged to
+  // their process; when it cannot be set up (no libbpf, not root) a warning says so.
+  bool trace_tcp_close = true;
   std::size_t history_seconds = 60;
   double ewma_alpha = 0.3;
   // A process that has exited, or that moved nothing for this long, is dropped from the report.
@@ -61,6 +69,9 @@ struct AttributionReport {
   std::uint64_t new_flows_skipped = 0;  // notices over max_flow_queries in one pass
   std::uint64_t flow_queries = 0;       // kernel lookups of new flows
   std::uint64_t flow_ends_placed = 0;   // socket ends they found an owner for
+  bool close_tracer = false;            // TCP closes are traced (TcpCloseTracer)
+  std::uint64_t closes_recorded = 0;    // TCP closes recorded with their process
+  std::uint64_t closes_dropped = 0;     // lost by the kernel (ring full) or of unknown pids
   std::uint64_t charged_bytes = 0;      // to processes (a loopback byte counts once per side)
   std::uint64_t unknown_bytes = 0;
 };
@@ -113,8 +124,13 @@ class Attribution final : public engine::FlowObserver {
   void refresh_local_addresses();
   void publish(std::uint64_t now_ns);
 
+  void drain_closes(std::uint64_t now_mono);
+
   AttributionOptions options_;
   SocketTable table_;
+  std::unique_ptr<TcpCloseTracer> tracer_;
+  std::uint64_t unplaced_closes_ = 0;
+  engine::Doorbell bell_;  // the thread sleeps until new flows, a tick or stop
 
   // Rings: created by new_flow_ring before the workers start, read by the thread.
   mutable std::mutex rings_mu_;
@@ -122,7 +138,6 @@ class Attribution final : public engine::FlowObserver {
 
   // Handed over by the stats core.
   mutable std::mutex inbox_mu_;
-  std::condition_variable inbox_cv_;
   std::vector<engine::FlowDelta> inbox_;
   std::vector<std::uint64_t> inbox_ticks_;  // realtime of each tick handed over, in order
 

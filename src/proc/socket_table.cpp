@@ -386,7 +386,29 @@ std::size_t SocketTable::resolve_flow(std::uint8_t proto, const IpAddress& a_in,
   return placed;
 }
 
-void SocketTable::add_entry(const SocketEntry& s, const ProcessKey& owner, std::uint64_t now_ns) {
+bool SocketTable::record_close(std::int32_t pid, const IpAddress& local, std::uint16_t local_port,
+                               const IpAddress& remote, std::uint16_t remote_port, std::uint64_t now_ns) {
+  const ProcessInfo* p = processes_.find_pid(pid);
+  if (p == nullptr) {
+    (void)processes_.refresh(now_ns, false);  // started since the last refresh
+    p = processes_.find_pid(pid);
+  }
+  if (p == nullptr) return false;
+  SocketEntry e;
+  e.local = normalized(local);
+  e.remote = normalized(remote);
+  e.local_port = local_port;
+  e.remote_port = remote_port;
+  e.proto = proto_tcp;
+  e.family = local.family;
+  e.inode = next_synthetic_inode_++;
+  e.netns = own_netns_;
+  add_entry(e, p->key, now_ns, false);
+  ++closes_recorded_;
+  return true;
+}
+
+void SocketTable::add_entry(const SocketEntry& s, const ProcessKey& owner, std::uint64_t now_ns, bool alive) {
   // Replace what the index holds for the same socket, if anything; else append.
   std::size_t i = find_identity(s.netns, s.inode);
   const bool fresh = i == npos;
@@ -402,7 +424,8 @@ void SocketTable::add_entry(const SocketEntry& s, const ProcessKey& owner, std::
   e.proto = s.proto;
   e.family = s.family;
   e.v6only = s.v6only;
-  e.alive = true;
+  e.alive = alive;
+  e.closed_ns = alive ? 0 : now_ns;
   e.has_owner = true;
   e.inode = s.inode;
   e.netns = s.netns;

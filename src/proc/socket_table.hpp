@@ -109,6 +109,13 @@ class SocketTable {
   // socket: kept while the dumps list it, and for the grace period after. Returns the ends placed.
   std::size_t resolve_flow(std::uint8_t proto, const IpAddress& a, std::uint16_t a_port, const IpAddress& b,
                            std::uint16_t b_port, std::uint64_t now_ns);
+  // A TCP connection that process `pid` closed (proc::TcpCloseTracer): kept as a closed socket of
+  // that process for the grace period, so its last packets are charged to it even when no refresh
+  // ever saw the socket. False when the pid is no process known (even after reading new pids).
+  bool record_close(std::int32_t pid, const IpAddress& local, std::uint16_t local_port,
+                    const IpAddress& remote, std::uint16_t remote_port, std::uint64_t now_ns);
+  std::uint64_t closes_recorded() const noexcept { return closes_recorded_; }
+
   // Flows resolve_flow() was asked about, and the socket ends it placed, since open.
   std::uint64_t flow_queries() const noexcept { return flow_queries_; }
   std::uint64_t flow_ends_placed() const noexcept { return flow_ends_placed_; }
@@ -156,7 +163,7 @@ class SocketTable {
   void index_insert(std::uint64_t hash, std::uint32_t ref);
   bool better(const Entry& a, std::uint32_t a_kind, const Entry& b, std::uint32_t b_kind) const noexcept;
   std::size_t find_identity(std::uint64_t netns, std::uint64_t inode) const noexcept;
-  void add_entry(const SocketEntry& s, const ProcessKey& owner, std::uint64_t now_ns);
+  void add_entry(const SocketEntry& s, const ProcessKey& owner, std::uint64_t now_ns, bool alive = true);
 
   SocketTableOptions options_;
   ProcessTable processes_;
@@ -180,6 +187,8 @@ class SocketTable {
   std::vector<SocketEntry> found_;  // resolve_flow's kernel answers
   std::uint64_t flow_queries_ = 0;
   std::uint64_t flow_ends_placed_ = 0;
+  std::uint64_t closes_recorded_ = 0;
+  std::uint64_t next_synthetic_inode_ = 1ULL << 63;  // identities of recorded closes (no inode)
 };
 
 }  // namespace flowpulse::proc

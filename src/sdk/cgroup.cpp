@@ -64,6 +64,9 @@ core::Result<std::unique_ptr<CgroupLimit>> CgroupLimit::apply(const std::string&
     parent = mount;
   }
   // The controllers the limits need must be available to children of `parent`.
+  if (::access((parent + "/cgroup.controllers").c_str(), R_OK) != 0)
+    return core::Error{"cgroup limits: cannot read " + parent + "/cgroup.controllers: " +
+                       std::strerror(errno) + " (is " + parent + " a cgroup v2 directory?)"};
   const std::string available = read_text(parent + "/cgroup.controllers");
   for (const auto& [limit, controller] : {std::pair{cpu_max, "cpu"}, std::pair{memory_max, "memory"}}) {
     if (limit.empty()) continue;

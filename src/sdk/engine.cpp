@@ -83,10 +83,12 @@ Status Engine::start_locked() {
   }
   const Options& o = m.options;
   if (o.devices.empty()) return {"flowpulse engine: no device to capture on (Options::devices)"};
+  // Kept here until everything started: a failed start leaves the process where it was.
+  std::unique_ptr<sdk::CgroupLimit> cgroup;
   if (!o.cpu_max.empty() || !o.memory_max.empty()) {
     auto c = sdk::CgroupLimit::apply(o.cgroup_parent, o.cpu_max, o.memory_max);
     if (!c) return {"flowpulse engine: " + c.error()};
-    m.cgroup = std::move(c).value();
+    cgroup = std::move(c).value();
   }
   const config::Config cfg = engine_config(o);
   proc::AttributionOptions ao;
@@ -102,6 +104,7 @@ Status Engine::start_locked() {
   if (!captures) return {"flowpulse engine: " + captures.error()};
   auto collector = engine::Collector::start(cfg, nullptr, std::move(captures).value(), attribution->get());
   if (!collector) return {"flowpulse engine: " + collector.error()};
+  m.cgroup = std::move(cgroup);
   m.attribution = std::move(attribution).value();
   m.collector = std::move(collector).value();
   {
