@@ -144,6 +144,21 @@ void SocketTable::sync_namespaces(std::uint64_t now_ns) {
   }
 }
 
+SocketTable::Entry SocketTable::entry_of(const SocketEntry& s, std::uint64_t now_ns) noexcept {
+  Entry e;
+  e.local = s.local;
+  e.remote = s.remote;
+  e.local_port = s.local_port;
+  e.remote_port = s.remote_port;
+  e.proto = s.proto;
+  e.family = s.family;
+  e.v6only = s.v6only;
+  e.inode = s.inode;
+  e.netns = s.netns;
+  e.seen_ns = now_ns;
+  return e;
+}
+
 core::Status SocketTable::refresh(std::uint64_t now_ns) {
   const std::uint64_t t0 = core::monotonic_ns();
   stats_ = {};
@@ -194,17 +209,7 @@ core::Status SocketTable::refresh(std::uint64_t now_ns) {
   for (std::size_t i = 0; i < sockets_.size(); ++i) {
     const SocketEntry& s = sockets_[i];
     if (s.inode == 0) continue;
-    Entry& e = next_entries_.emplace_back();
-    e.local = s.local;
-    e.remote = s.remote;
-    e.local_port = s.local_port;
-    e.remote_port = s.remote_port;
-    e.proto = s.proto;
-    e.family = s.family;
-    e.v6only = s.v6only;
-    e.inode = s.inode;
-    e.netns = s.netns;
-    e.seen_ns = now_ns;
+    Entry& e = next_entries_.emplace_back(entry_of(s, now_ns));
     const std::size_t old = find_identity(s.netns, s.inode);
     if (old != npos) seen_[old] = 1;
     if (owners_[i]) {
@@ -417,20 +422,11 @@ void SocketTable::add_entry(const SocketEntry& s, const ProcessKey& owner, std::
     entries_.emplace_back();
   }
   Entry& e = entries_[i];
-  e.local = s.local;
-  e.remote = s.remote;
-  e.local_port = s.local_port;
-  e.remote_port = s.remote_port;
-  e.proto = s.proto;
-  e.family = s.family;
-  e.v6only = s.v6only;
+  e = entry_of(s, now_ns);
   e.alive = alive;
   e.closed_ns = alive ? 0 : now_ns;
   e.has_owner = true;
-  e.inode = s.inode;
-  e.netns = s.netns;
   e.owner = owner;
-  e.seen_ns = now_ns;
   // Keep both tables under 3/4 full; a rebuild sizes them for twice the entries.
   if (!fresh || (entries_.size() + 2) * 4 > identities_.size() * 3 ||
       (stats_.index_keys + 2) * 4 > index_.size() * 3) {

@@ -163,6 +163,7 @@ class SocketTable {
   void index_insert(std::uint64_t hash, std::uint32_t ref);
   bool better(const Entry& a, std::uint32_t a_kind, const Entry& b, std::uint32_t b_kind) const noexcept;
   std::size_t find_identity(std::uint64_t netns, std::uint64_t inode) const noexcept;
+  static Entry entry_of(const SocketEntry& s, std::uint64_t now_ns) noexcept;  // alive, no owner yet
   void add_entry(const SocketEntry& s, const ProcessKey& owner, std::uint64_t now_ns, bool alive = true);
 
   SocketTableOptions options_;
