@@ -38,7 +38,7 @@ class Doorbell {
  public:
   // Producers of new flows: wakes the consumer if it is (about to be) asleep.
   void ring() noexcept {
-    if (armed_.load(std::memory_order_relaxed) && armed_.exchange(false)) wake();
+    if (armed_.load() && armed_.exchange(false)) wake();  // seq_cst: ordered after the ring's head store
   }
   // Always wakes (ticks, stop).
   void wake() noexcept {

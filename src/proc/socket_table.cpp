@@ -251,6 +251,7 @@ core::Status SocketTable::refresh(std::uint64_t now_ns) {
   const std::uint64_t t4 = core::monotonic_ns();
 
   stats_.sockets = sockets_.size();
+  stats_.index_keys = index_keys_;
   stats_.process_ns = t1 - t0;
   stats_.dump_ns = t2 - t1;
   stats_.resolve_ns = t3 - t2;
@@ -300,7 +301,7 @@ void SocketTable::index_insert(std::uint64_t hash, std::uint32_t ref) {
     Slot& s = index_[pos];
     if (s.tag == 0) {
       s = {tag, ref};
-      ++stats_.index_keys;
+      ++index_keys_;
       return;
     }
     if (s.tag != tag) continue;
@@ -327,6 +328,7 @@ void SocketTable::rebuild_index() {
   identity_mask_ = identities_.size() - 1;
   index_.assign(capacity_for(keys), Slot{});
   index_mask_ = index_.size() - 1;
+  index_keys_ = 0;
 
   for (std::size_t i = 0; i < entries_.size(); ++i) index_entry(i);
 }
@@ -362,9 +364,9 @@ std::size_t SocketTable::resolve_flow(std::uint8_t proto, const IpAddress& a_in,
     const IpAddress& local = end == 0 ? a : b;
     const IpAddress& remote = end == 0 ? b : a;
     const std::uint16_t lport = end == 0 ? a_port : b_port, rport = end == 0 ? b_port : a_port;
-    if (auto o = lookup(proto, local, lport, remote, rport, now_ns);
-        o && o->match == MatchKind::exact && !o->closed)
-      continue;
+    // A live socket already answers (connected, or the listening / unconnected one the kernel would
+    // name again): nothing to ask.
+    if (auto o = lookup(proto, local, lport, remote, rport, now_ns); o && !o->closed) continue;
     found_.clear();
     for (Namespace& ns : namespaces_) (void)ns.diag.find(proto, local, lport, remote, rport, found_);
     for (const SocketEntry& e : found_) {
@@ -376,7 +378,10 @@ std::size_t SocketTable::resolve_flow(std::uint8_t proto, const IpAddress& a_in,
       if (!owner) {
         const InodeHint hint{e.inode, e.uid, e.netns};
         if (processes_.resolve({&hint, 1}, now_ns) == 0) {
-          (void)processes_.refresh(now_ns, false);  // a process started since the last refresh
+          if (new_pid_scan_ns_ != now_ns) {  // a process started since the last refresh; once a pass
+            new_pid_scan_ns_ = now_ns;
+            (void)processes_.refresh(now_ns, false);
+          }
           if (processes_.owner_of(e.inode) == std::nullopt) (void)processes_.resolve({&hint, 1}, now_ns);
         }
         owner = processes_.owner_of(e.inode);
@@ -394,8 +399,9 @@ std::size_t SocketTable::resolve_flow(std::uint8_t proto, const IpAddress& a_in,
 bool SocketTable::record_close(std::int32_t pid, const IpAddress& local, std::uint16_t local_port,
                                const IpAddress& remote, std::uint16_t remote_port, std::uint64_t now_ns) {
   const ProcessInfo* p = processes_.find_pid(pid);
-  if (p == nullptr) {
-    (void)processes_.refresh(now_ns, false);  // started since the last refresh
+  if (p == nullptr && new_pid_scan_ns_ != now_ns) {  // started since the last refresh; once a pass
+    new_pid_scan_ns_ = now_ns;
+    (void)processes_.refresh(now_ns, false);
     p = processes_.find_pid(pid);
   }
   if (p == nullptr) return false;
@@ -417,6 +423,10 @@ void SocketTable::add_entry(const SocketEntry& s, const ProcessKey& owner, std::
   // Replace what the index holds for the same socket, if anything; else append.
   std::size_t i = find_identity(s.netns, s.inode);
   const bool fresh = i == npos;
+  if (!fresh && entries_[i].alive == alive && entries_[i].has_owner && entries_[i].owner == owner &&
+      entries_[i].local_port == s.local_port && entries_[i].remote_port == s.remote_port &&
+      entries_[i].local == s.local && entries_[i].remote == s.remote)
+    return;
   if (fresh) {
     i = entries_.size();
     entries_.emplace_back();
@@ -429,8 +439,7 @@ void SocketTable::add_entry(const SocketEntry& s, const ProcessKey& owner, std::
   e.owner = owner;
   // Keep both tables under 3/4 full; a rebuild sizes them for twice the entries.
   if (!fresh || (entries_.size() + 2) * 4 > identities_.size() * 3 ||
-      (stats_.index_keys + 2) * 4 > index_.size() * 3) {
-    stats_.index_keys = 0;
+      (index_keys_ + 2) * 4 > index_.size() * 3) {
     rebuild_index();
     return;
   }

@@ -189,6 +189,8 @@ class SocketTable {
   std::uint64_t flow_queries_ = 0;
   std::uint64_t flow_ends_placed_ = 0;
   std::uint64_t closes_recorded_ = 0;
+  std::size_t index_keys_ = 0;                       // keys in index_ (kept across failed refreshes)
+  std::uint64_t new_pid_scan_ns_ = 0;                // the pass (its now_ns) that last read new pids
   std::uint64_t next_synthetic_inode_ = 1ULL << 63;  // identities of recorded closes (no inode)
 };
 
