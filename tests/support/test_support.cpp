@@ -77,6 +77,24 @@ std::string read_text(const std::filesystem::path& p) {
   return s.str();
 }
 
+sockaddr_storage make_sockaddr(const std::string& addr, int port, socklen_t& len) {
+  sockaddr_storage ss{};
+  if (addr.find(':') != std::string::npos) {
+    auto* a = reinterpret_cast<sockaddr_in6*>(&ss);
+    a->sin6_family = AF_INET6;
+    a->sin6_port = htons(static_cast<std::uint16_t>(port));
+    inet_pton(AF_INET6, addr.c_str(), &a->sin6_addr);
+    len = sizeof *a;
+  } else {
+    auto* a = reinterpret_cast<sockaddr_in*>(&ss);
+    a->sin_family = AF_INET;
+    a->sin_port = htons(static_cast<std::uint16_t>(port));
+    inet_pton(AF_INET, addr.c_str(), &a->sin_addr);
+    len = sizeof *a;
+  }
+  return ss;
+}
+
 std::uint16_t free_port(int type) {
   int fd = ::socket(AF_INET, type, 0);
   sockaddr_in a{};

@@ -2,6 +2,8 @@
 // helpers the integration tests use to drive the real binary and real peers.
 #pragma once
 
+#include <sys/socket.h>
+
 #include <cstdint>
 #include <filesystem>
 #include <optional>
@@ -40,6 +42,10 @@ class TempDir {
 
 void write_file(const std::filesystem::path& p, const std::string& text);
 std::string read_text(const std::filesystem::path& p);
+
+// A socket address for an IPv4 or IPv6 address in text ("::1" has a colon) and a port; `len` gets
+// its length for bind/connect.
+sockaddr_storage make_sockaddr(const std::string& addr, int port, socklen_t& len);
 
 // A free port on loopback for `type` (SOCK_STREAM or SOCK_DGRAM), found by binding port 0.
 std::uint16_t free_port(int type);

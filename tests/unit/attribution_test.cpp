@@ -32,6 +32,7 @@
 #include "core/ip_address.hpp"
 #include "proc/attribution.hpp"
 #include "proc/unique_fd.hpp"
+#include "test_support.hpp"
 
 namespace flowpulse {
 namespace {
@@ -47,24 +48,6 @@ constexpr std::uint64_t second = 1'000'000'000ULL;
 constexpr std::uint8_t tcp = proc::proto_tcp, udp = proc::proto_udp, icmp = 1;
 
 // ---- sockets ---------------------------------------------------------------------------------
-
-sockaddr_storage make_addr(const std::string& addr, int port, socklen_t& len) {
-  sockaddr_storage ss{};
-  if (addr.find(':') != std::string::npos) {
-    auto* a = reinterpret_cast<sockaddr_in6*>(&ss);
-    a->sin6_family = AF_INET6;
-    a->sin6_port = htons(static_cast<std::uint16_t>(port));
-    inet_pton(AF_INET6, addr.c_str(), &a->sin6_addr);
-    len = sizeof *a;
-  } else {
-    auto* a = reinterpret_cast<sockaddr_in*>(&ss);
-    a->sin_family = AF_INET;
-    a->sin_port = htons(static_cast<std::uint16_t>(port));
-    inet_pton(AF_INET, addr.c_str(), &a->sin_addr);
-    len = sizeof *a;
-  }
-  return ss;
-}
 
 std::uint16_t port_of(int fd) {
   sockaddr_storage ss{};
@@ -90,7 +73,7 @@ UniqueFd bound_socket(const std::string& addr, int type, int port = 0) {
     setsockopt(fd.get(), IPPROTO_IPV6, IPV6_V6ONLY, &off, sizeof off);
   }
   socklen_t len;
-  const auto ss = make_addr(addr, port, len);
+  const auto ss = test::make_sockaddr(addr, port, len);
   EXPECT_EQ(bind(fd.get(), reinterpret_cast<const sockaddr*>(&ss), len), 0)
       << addr << ": " << std::strerror(errno);
   return fd;
@@ -98,7 +81,7 @@ UniqueFd bound_socket(const std::string& addr, int type, int port = 0) {
 
 void connect_to(int fd, const std::string& addr, int port) {
   socklen_t len;
-  const auto ss = make_addr(addr, port, len);
+  const auto ss = test::make_sockaddr(addr, port, len);
   EXPECT_EQ(connect(fd, reinterpret_cast<const sockaddr*>(&ss), len), 0)
       << addr << ": " << std::strerror(errno);
 }

@@ -63,24 +63,6 @@ constexpr std::uint64_t second = 1'000'000'000ULL;
 //   udp-connect ADDR PORT     bound to the any address of ADDR's family, then connected
 // then "READY", and it waits to be killed.
 
-sockaddr_storage make_addr(const std::string& addr, int port, socklen_t& len) {
-  sockaddr_storage ss{};
-  if (addr.find(':') != std::string::npos) {
-    auto* a = reinterpret_cast<sockaddr_in6*>(&ss);
-    a->sin6_family = AF_INET6;
-    a->sin6_port = htons(static_cast<std::uint16_t>(port));
-    inet_pton(AF_INET6, addr.c_str(), &a->sin6_addr);
-    len = sizeof *a;
-  } else {
-    auto* a = reinterpret_cast<sockaddr_in*>(&ss);
-    a->sin_family = AF_INET;
-    a->sin_port = htons(static_cast<std::uint16_t>(port));
-    inet_pton(AF_INET, addr.c_str(), &a->sin_addr);
-    len = sizeof *a;
-  }
-  return ss;
-}
-
 int local_port(int fd) {
   sockaddr_storage ss{};
   socklen_t len = sizeof ss;
@@ -138,7 +120,7 @@ int helper_main(const std::vector<std::string>& args) {
       const int on = 1;
       setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof on);
       socklen_t len;
-      const auto ss = make_addr(addr, port, len);
+      const auto ss = test::make_sockaddr(addr, port, len);
       if (bind(fd, reinterpret_cast<const sockaddr*>(&ss), len) != 0) return fail(a + " bind");
       if (a == "tcp-listen") {
         if (listen(fd, 16) != 0) return fail("listen");
@@ -154,7 +136,7 @@ int helper_main(const std::vector<std::string>& args) {
       const int port = std::atoi(arg().c_str());
       const int fd = open_socket(addr, a == "tcp-connect" ? SOCK_STREAM : SOCK_DGRAM);
       socklen_t len;
-      const auto ss = make_addr(addr, port, len);
+      const auto ss = test::make_sockaddr(addr, port, len);
       if (connect(fd, reinterpret_cast<const sockaddr*>(&ss), len) != 0) return fail(a);
       report(a, fd);
     } else {
@@ -256,7 +238,7 @@ struct LocalSockets {
     auto listen_on = [](UniqueFd& fd, const std::string& addr) {
       fd.reset(open_socket(addr, SOCK_STREAM));
       socklen_t len;
-      const auto ss = make_addr(addr, 0, len);
+      const auto ss = test::make_sockaddr(addr, 0, len);
       EXPECT_EQ(bind(fd.get(), reinterpret_cast<const sockaddr*>(&ss), len), 0) << std::strerror(errno);
       EXPECT_EQ(listen(fd.get(), 8), 0);
     };
@@ -264,7 +246,7 @@ struct LocalSockets {
                          const std::string& addr) {
       client.reset(open_socket(addr, SOCK_STREAM));
       socklen_t len;
-      const auto ss = make_addr(addr, local_port(listener.get()), len);
+      const auto ss = test::make_sockaddr(addr, local_port(listener.get()), len);
       EXPECT_EQ(connect(client.get(), reinterpret_cast<const sockaddr*>(&ss), len), 0)
           << std::strerror(errno);
       server.reset(accept4(listener.get(), nullptr, nullptr, SOCK_CLOEXEC));
@@ -279,17 +261,17 @@ struct LocalSockets {
 
     socklen_t len;
     udp_unconnected4.reset(open_socket("127.0.0.1", SOCK_DGRAM));
-    auto ss = make_addr("127.0.0.1", 0, len);
+    auto ss = test::make_sockaddr("127.0.0.1", 0, len);
     EXPECT_EQ(bind(udp_unconnected4.get(), reinterpret_cast<const sockaddr*>(&ss), len), 0);
     udp_connected4.reset(open_socket("127.0.0.1", SOCK_DGRAM));
-    ss = make_addr("127.0.0.1", local_port(udp_unconnected4.get()), len);
+    ss = test::make_sockaddr("127.0.0.1", local_port(udp_unconnected4.get()), len);
     EXPECT_EQ(connect(udp_connected4.get(), reinterpret_cast<const sockaddr*>(&ss), len), 0);
     // A dual-stack UDP socket on :: that receives an IPv4 datagram.
     udp_dual.reset(open_socket("::", SOCK_DGRAM));
-    ss = make_addr("::", 0, len);
+    ss = test::make_sockaddr("::", 0, len);
     EXPECT_EQ(bind(udp_dual.get(), reinterpret_cast<const sockaddr*>(&ss), len), 0);
     udp_sender4.reset(open_socket("127.0.0.1", SOCK_DGRAM));
-    ss = make_addr("127.0.0.1", local_port(udp_dual.get()), len);
+    ss = test::make_sockaddr("127.0.0.1", local_port(udp_dual.get()), len);
     EXPECT_EQ(sendto(udp_sender4.get(), "x", 1, 0, reinterpret_cast<const sockaddr*>(&ss), len), 1);
     char c;
     EXPECT_EQ(recv(udp_dual.get(), &c, 1, 0), 1);
@@ -374,7 +356,7 @@ TEST(SockDiag, NetlinkDumpFindsEverySocketKindWithItsInode) {
 TEST(SockDiag, V6OnlyIsReported) {
   UniqueFd fd(open_socket("::", SOCK_DGRAM, true));
   socklen_t len;
-  const auto ss = make_addr("::", 0, len);
+  const auto ss = test::make_sockaddr("::", 0, len);
   ASSERT_EQ(bind(fd.get(), reinterpret_cast<const sockaddr*>(&ss), len), 0);
   auto d = SockDiag::open(SockDiag::Mode::netlink_only);
   ASSERT_TRUE(d.ok()) << d.error();
@@ -712,7 +694,7 @@ TEST(SocketTable, LookupsFindTheOwnerExactlyThenByLocalAddressThenByWildcard) {
   UniqueFd to_dual(open_socket("127.0.0.1", SOCK_STREAM));
   {
     socklen_t len;
-    const auto ss = make_addr("127.0.0.1", dual_listen.port, len);
+    const auto ss = test::make_sockaddr("127.0.0.1", dual_listen.port, len);
     ASSERT_EQ(connect(to_dual.get(), reinterpret_cast<const sockaddr*>(&ss), len), 0);
   }
   ASSERT_TRUE(child.ready()) << child.output();
@@ -805,7 +787,7 @@ TEST(SocketTable, LocalSocketsOfEveryKindAreOwnedByThisProcess) {
 TEST(SocketTable, AClosedSocketKeepsItsOwnerForTheGracePeriodOnly) {
   UniqueFd fd(open_socket("127.0.0.1", SOCK_DGRAM));
   socklen_t len;
-  const auto ss = make_addr("127.0.0.1", 0, len);
+  const auto ss = test::make_sockaddr("127.0.0.1", 0, len);
   ASSERT_EQ(bind(fd.get(), reinterpret_cast<const sockaddr*>(&ss), len), 0);
   const std::uint16_t port = static_cast<std::uint16_t>(local_port(fd.get()));
   const std::uint64_t inode = inode_of(fd.get());
@@ -846,13 +828,13 @@ TEST(SocketTable, AShortLivedConnectionIsAttributedAfterItCloses) {
   // Connection opened and seen by one refresh, closed before the next: still charged, by 5-tuple.
   UniqueFd listener(open_socket("127.0.0.1", SOCK_STREAM));
   socklen_t len;
-  auto ss = make_addr("127.0.0.1", 0, len);
+  auto ss = test::make_sockaddr("127.0.0.1", 0, len);
   ASSERT_EQ(bind(listener.get(), reinterpret_cast<const sockaddr*>(&ss), len), 0);
   ASSERT_EQ(listen(listener.get(), 4), 0);
   auto table = SocketTable::open();
   ASSERT_TRUE(table.ok()) << table.error();
   UniqueFd client(open_socket("127.0.0.1", SOCK_STREAM));
-  ss = make_addr("127.0.0.1", local_port(listener.get()), len);
+  ss = test::make_sockaddr("127.0.0.1", local_port(listener.get()), len);
   ASSERT_EQ(connect(client.get(), reinterpret_cast<const sockaddr*>(&ss), len), 0);
   UniqueFd server(accept4(listener.get(), nullptr, nullptr, SOCK_CLOEXEC));
   const std::uint16_t cport = static_cast<std::uint16_t>(local_port(client.get()));
@@ -879,7 +861,7 @@ TEST(SocketTable, ASocketOfAKnownProcessIsPlacedByATargetedReRead) {
   ASSERT_TRUE(table->refresh(1 * second).ok());
   UniqueFd fd(open_socket("127.0.0.1", SOCK_DGRAM));
   socklen_t len;
-  const auto ss = make_addr("127.0.0.1", 0, len);
+  const auto ss = test::make_sockaddr("127.0.0.1", 0, len);
   ASSERT_EQ(bind(fd.get(), reinterpret_cast<const sockaddr*>(&ss), len), 0);
   ASSERT_TRUE(table->refresh(2 * second).ok());
   EXPECT_GE(table->last_refresh().resolved, 1U);
@@ -909,7 +891,7 @@ TEST(SocketTable, AReusedPidNeverInheritsTheOldProcesssSockets) {
   // Real sockets, charged through a fake /proc in which pid 4242 holds them.
   UniqueFd a(open_socket("127.0.0.1", SOCK_DGRAM)), b(open_socket("127.0.0.1", SOCK_DGRAM));
   socklen_t len;
-  const auto ss = make_addr("127.0.0.1", 0, len);
+  const auto ss = test::make_sockaddr("127.0.0.1", 0, len);
   ASSERT_EQ(bind(a.get(), reinterpret_cast<const sockaddr*>(&ss), len), 0);
   ASSERT_EQ(bind(b.get(), reinterpret_cast<const sockaddr*>(&ss), len), 0);
   const auto lo = ip("127.0.0.1");
