@@ -10,7 +10,6 @@
 
 #include "core/clock.hpp"
 #include "core/log.hpp"
-#include "flowpulse_build_config.hpp"
 
 namespace flowpulse::proc {
 namespace {
@@ -73,7 +72,6 @@ core::Result<std::unique_ptr<Attribution>> Attribution::start(AttributionOptions
   const std::uint64_t now = core::monotonic_ns();
   if (auto st = a->table_.refresh(now); !st.ok()) return core::Error{"process attribution: " + st.error()};
   a->last_refresh_mono_ = now;
-#if FLOWPULSE_HAVE_LIBBPF
   if (a->options_.trace_tcp_close) {
     auto tracer = TcpCloseTracer::open();
     if (tracer) {
@@ -85,12 +83,6 @@ core::Result<std::unique_ptr<Attribution>> Attribution::start(AttributionOptions
           {{"error", tracer.error()}});
     }
   }
-#else
-  if (a->options_.trace_tcp_close)
-    log::warn(
-        "process attribution without TCP close tracing (built without libbpf): connections shorter "
-        "than a refresh may be charged to unknown");
-#endif
   ++a->health_.refreshes;
   a->refresh_local_addresses();
   a->last_tick_ns_ = core::realtime_ns();

@@ -1,5 +1,8 @@
 #include "proc/tcp_close_tracer.hpp"
 
+#include "flowpulse_build_config.hpp"
+
+#if FLOWPULSE_HAVE_LIBBPF
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include <sys/mount.h>
@@ -8,8 +11,10 @@
 #include <cerrno>
 #include <cstring>
 #include <string>
+#endif
 
 namespace flowpulse::proc {
+#if FLOWPULSE_HAVE_LIBBPF
 namespace {
 
 // The layout bpf/tcp_close.bpf.c writes.
@@ -100,4 +105,14 @@ std::uint64_t TcpCloseTracer::dropped() const {
   return value;
 }
 
+#else  // built without libbpf: no tracer, said once by the caller
+
+core::Result<std::unique_ptr<TcpCloseTracer>> TcpCloseTracer::open() {
+  return core::Error{"TCP close tracer: this flowpulse was built without libbpf (meson -Dafxdp=enabled)"};
+}
+TcpCloseTracer::~TcpCloseTracer() = default;
+std::size_t TcpCloseTracer::drain(const std::function<void(const TcpCloseEvent&)>&) { return 0; }
+std::uint64_t TcpCloseTracer::dropped() const { return 0; }
+
+#endif
 }  // namespace flowpulse::proc
