@@ -37,6 +37,7 @@
 #include <thread>
 #include <vector>
 
+#include "bench_args.hpp"
 #include "core/ip_address.hpp"
 #include "core/json.hpp"
 #include "core/wire.hpp"
@@ -121,26 +122,6 @@ void store_be32(std::uint8_t* p, std::uint32_t v) {
 
 // ---- Options --------------------------------------------------------------------------------------
 
-bool parse_u64(const char* s, std::uint64_t& out) {
-  if (s == nullptr || *s == '\0' || *s == '-') return false;
-  char* end = nullptr;
-  errno = 0;
-  const unsigned long long v = std::strtoull(s, &end, 10);
-  if (errno != 0 || *end != '\0') return false;
-  out = v;
-  return true;
-}
-
-bool parse_double(const char* s, double& out) {
-  if (s == nullptr || *s == '\0') return false;
-  char* end = nullptr;
-  errno = 0;
-  const double v = std::strtod(s, &end);
-  if (errno != 0 || *end != '\0' || !(v >= 0) || v > 1e12) return false;
-  out = v;
-  return true;
-}
-
 // Parses argv; on error returns the message (an empty optional means fine).
 std::optional<std::string> parse_options(int argc, char** argv, Options& o, bool& help) {
   for (int i = 1; i < argc; ++i) {
@@ -160,23 +141,24 @@ std::optional<std::string> parse_options(int argc, char** argv, Options& o, bool
       if (v == nullptr) return "--address needs a value";
       o.address = v;
     } else if (is("-p", "--port")) {
-      if (!parse_u64(value(), u) || u == 0 || u > 65535) return "--port needs a number from 1 to 65535";
+      if (!bench::parse_u64(value(), u) || u == 0 || u > 65535)
+        return "--port needs a number from 1 to 65535";
       o.port = static_cast<std::uint16_t>(u);
     } else if (is("-t", "--threads")) {
-      if (!parse_u64(value(), u) || u == 0 || u > 64) return "--threads needs a number from 1 to 64";
+      if (!bench::parse_u64(value(), u) || u == 0 || u > 64) return "--threads needs a number from 1 to 64";
       o.threads = static_cast<unsigned>(u);
     } else if (is("-r", "--rate")) {
-      if (!parse_double(value(), o.rate)) return "--rate needs datagrams per second >= 0 (0 = max)";
+      if (!bench::parse_double(value(), o.rate)) return "--rate needs datagrams per second >= 0 (0 = max)";
     } else if (is("-d", "--duration")) {
-      if (!parse_double(value(), o.duration) || o.duration <= 0) return "--duration needs seconds > 0";
+      if (!bench::parse_double(value(), o.duration) || o.duration <= 0) return "--duration needs seconds > 0";
     } else if (is("-l", "--loops")) {
-      if (!parse_u64(value(), u) || u == 0) return "--loops needs a number >= 1";
+      if (!bench::parse_u64(value(), u) || u == 0) return "--loops needs a number >= 1";
       o.loops = u;
     } else if (is("-b", "--batch")) {
-      if (!parse_u64(value(), u) || u == 0 || u > 1024) return "--batch needs a number from 1 to 1024";
+      if (!bench::parse_u64(value(), u) || u == 0 || u > 1024) return "--batch needs a number from 1 to 1024";
       o.batch = static_cast<std::uint32_t>(u);
     } else if (a == "--capture-port") {
-      if (!parse_u64(value(), u) || u == 0 || u > 65535)
+      if (!bench::parse_u64(value(), u) || u == 0 || u > 65535)
         return "--capture-port needs a number from 1 to 65535";
       o.capture_port = static_cast<std::uint16_t>(u);
     } else if (!a.empty() && a[0] == '-') {

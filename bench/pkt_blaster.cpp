@@ -28,6 +28,7 @@
 #include <string_view>
 #include <vector>
 
+#include "bench_args.hpp"
 #include "core/json.hpp"
 
 namespace flowpulse::bench {
@@ -66,26 +67,6 @@ std::atomic<bool> stop_requested{false};
 
 extern "C" void on_signal(int) { stop_requested.store(true, std::memory_order_relaxed); }
 
-bool parse_u64(const char* s, std::uint64_t& out) {
-  if (s == nullptr || *s == '\0' || *s == '-') return false;
-  char* end = nullptr;
-  errno = 0;
-  const unsigned long long v = std::strtoull(s, &end, 10);
-  if (errno != 0 || *end != '\0') return false;
-  out = v;
-  return true;
-}
-
-bool parse_positive(const char* s, double& out) {
-  if (s == nullptr || *s == '\0') return false;
-  char* end = nullptr;
-  errno = 0;
-  const double v = std::strtod(s, &end);
-  if (errno != 0 || *end != '\0' || !(v > 0) || v > 1e9) return false;
-  out = v;
-  return true;
-}
-
 // Parses argv; on error returns the message (an empty optional means fine).
 std::optional<std::string> parse_options(int argc, char** argv, Options& o, bool& help) {
   for (int i = 1; i < argc; ++i) {
@@ -104,15 +85,18 @@ std::optional<std::string> parse_options(int argc, char** argv, Options& o, bool
       if (v == nullptr) return "--receive needs a PORT";
       o.receive = v;
     } else if (a == "--rate") {
-      if (!parse_positive(value(), o.rate)) return "--rate needs datagrams per second > 0";
+      if (!bench::parse_double(value(), o.rate) || o.rate <= 0 || o.rate > 1e9)
+        return "--rate needs datagrams per second > 0";
     } else if (a == "--seconds") {
-      if (!parse_positive(value(), o.seconds)) return "--seconds needs a number of seconds > 0";
+      if (!bench::parse_double(value(), o.seconds) || o.seconds <= 0 || o.seconds > 1e9)
+        return "--seconds needs a number of seconds > 0";
       o.seconds_given = true;
     } else if (a == "--size") {
-      if (!parse_u64(value(), u) || u > max_payload) return "--size needs payload bytes from 0 to 65507";
+      if (!bench::parse_u64(value(), u) || u > max_payload)
+        return "--size needs payload bytes from 0 to 65507";
       o.size = static_cast<std::size_t>(u);
     } else if (a == "--batch") {
-      if (!parse_u64(value(), u) || u == 0 || u > 1024) return "--batch needs a number from 1 to 1024";
+      if (!bench::parse_u64(value(), u) || u == 0 || u > 1024) return "--batch needs a number from 1 to 1024";
       o.batch = static_cast<unsigned>(u);
     } else {
       return "unknown argument '" + std::string(a) + "'";
@@ -149,7 +133,8 @@ std::optional<Endpoint> parse_endpoint(std::string_view text, bool allow_bare_po
     return std::nullopt;
   }
   std::uint64_t port = 0;
-  if (!parse_u64(std::string(port_text).c_str(), port) || port == 0 || port > 65535) return std::nullopt;
+  if (!bench::parse_u64(std::string(port_text).c_str(), port) || port == 0 || port > 65535)
+    return std::nullopt;
   Endpoint e;
   auto* a4 = reinterpret_cast<sockaddr_in*>(&e.addr);
   auto* a6 = reinterpret_cast<sockaddr_in6*>(&e.addr);
