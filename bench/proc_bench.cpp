@@ -8,7 +8,8 @@
 // count and cannot be raised without CAP_SYS_RESOURCE: each child takes what its limit allows. The
 // limit and the split are printed in the benchmark context.
 //
-//   SockDiag/netlink, SockDiag/procfs: one dump of every TCP and UDP socket of the namespace.
+//   SockDiag/netlink, SockDiag/procfs: one dump of every TCP and UDP socket of the namespace;
+//     SockDiag/netlink_per_family/tcp: the same with one TCP dump per family (not one walk).
 //   SocketTable/refresh: one steady-state SocketTable::refresh (processes known; the default
 //     bounded re-reads; the dump; owners; the index). Counters split it by phase; cold_ms is the
 //     first refresh, which reads every fd of every process once.
@@ -201,7 +202,7 @@ void add_farm_counters(benchmark::State& state, const SocketFarm& f) {
   state.counters["farm_children"] = static_cast<double>(f.children());
 }
 
-void bm_dump(benchmark::State& state, Kind kind, proc::SockDiag::Mode mode) {
+void bm_dump(benchmark::State& state, Kind kind, proc::SockDiag::Mode mode, bool tcp_one_walk) {
   SocketFarm& f = farm_of(kind);
   auto diag = proc::SockDiag::open(mode);
   if (!diag) {
@@ -210,10 +211,12 @@ void bm_dump(benchmark::State& state, Kind kind, proc::SockDiag::Mode mode) {
   }
   std::vector<proc::SocketEntry> out;
   out.reserve(f.sockets() + 65536);
+  proc::DumpFilter filter;
+  filter.tcp_one_walk = tcp_one_walk;
   const ThreadCpu cpu = ThreadCpu::now();
   for (auto _ : state) {  // NOLINT(clang-analyzer-deadcode.DeadStores): the benchmark loop idiom
     out.clear();
-    auto st = diag->dump(out);
+    auto st = diag->dump(out, filter);
     if (!st.ok()) {
       state.SkipWithError(st.error().c_str());
       return;
@@ -319,10 +322,16 @@ int main(int argc, char** argv) {
   for (const Kind kind : {Kind::udp, Kind::tcp}) {
     const std::string k = kind == Kind::udp ? "udp" : "tcp";
     benchmark::RegisterBenchmark(("SockDiag/netlink/" + k).c_str(), bm_dump, kind,
-                                 SockDiag::Mode::netlink_only)
+                                 SockDiag::Mode::netlink_only, true)
         ->Unit(benchmark::kMillisecond)
         ->Repetitions(5);
-    benchmark::RegisterBenchmark(("SockDiag/procfs/" + k).c_str(), bm_dump, kind, SockDiag::Mode::procfs_only)
+    if (kind == Kind::tcp)  // what one dump per family costs (the TCP default is one walk for both)
+      benchmark::RegisterBenchmark("SockDiag/netlink_per_family/tcp", bm_dump, kind,
+                                   SockDiag::Mode::netlink_only, false)
+          ->Unit(benchmark::kMillisecond)
+          ->Repetitions(5);
+    benchmark::RegisterBenchmark(("SockDiag/procfs/" + k).c_str(), bm_dump, kind, SockDiag::Mode::procfs_only,
+                                 true)
         ->Unit(benchmark::kMillisecond)
         ->Repetitions(5);
     benchmark::RegisterBenchmark(("SocketTable/refresh/" + k).c_str(), bm_refresh, kind)

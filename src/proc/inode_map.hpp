@@ -29,6 +29,10 @@ class InodeMap {
   V* find(std::uint64_t inode) noexcept {
     return const_cast<V*>(static_cast<const InodeMap*>(this)->find(inode));
   }
+  // Starts loading the slot `find(inode)` reads first (a loop over many inodes asks ahead).
+  void prefetch(std::uint64_t inode) const noexcept {
+    if (size_ != 0) __builtin_prefetch(&slots_[slot_of(inode)]);
+  }
 
   // Inserts `value` if `inode` is absent; returns the stored value and whether it was inserted.
   std::pair<V*, bool> try_emplace(std::uint64_t inode, const V& value) {

@@ -235,8 +235,25 @@ SockDiagBackend SockDiag::backend() const noexcept {
 }
 
 core::Status SockDiag::dump(std::vector<SocketEntry>& out, const DumpFilter& filter) {
+  // TCP of both families in one walk of the kernel's socket tables: the legacy TCPDIAG_GETSOCK
+  // request dumps AF_UNSPEC, where two SOCK_DIAG_BY_FAMILY dumps walk every socket twice (the IPv6
+  // dump skips each IPv4 socket only after reading it: a cache miss per socket).
+  bool tcp_done = false;
+  if (filter.tcp && filter.ipv4 && filter.ipv6 && filter.tcp_one_walk && !tcp_compat_refused_ &&
+      !use_procfs_[procfs_index(false, false)] && !use_procfs_[procfs_index(true, false)]) {
+    const std::size_t before = out.size();
+    bool refused = false;
+    auto st = dump_netlink(AF_UNSPEC, proto_tcp, filter.tcp_states, out, refused);
+    if (st.ok())
+      tcp_done = true;
+    else if (refused)
+      tcp_compat_refused_ = true;  // the kernel has no compat request: one dump per family
+    else
+      return st;
+    if (!tcp_done) out.resize(before);
+  }
   for (int udp = 0; udp < 2; ++udp) {
-    if (udp ? !filter.udp : !filter.tcp) continue;
+    if (udp ? !filter.udp : !filter.tcp || tcp_done) continue;
     const std::uint32_t states = udp ? filter.udp_states : filter.tcp_states;
     for (int v6 = 0; v6 < 2; ++v6) {
       if (v6 ? !filter.ipv6 : !filter.ipv4) continue;
@@ -288,31 +305,47 @@ core::Status SockDiag::find(std::uint8_t proto, const IpAddress& local, std::uin
 
 core::Status SockDiag::dump_netlink(int family, std::uint8_t proto, std::uint32_t states,
                                     std::vector<SocketEntry>& out, bool& refused, const void* id) {
+  // AF_UNSPEC: the legacy TCP request (inet_diag_req, TCPDIAG_GETSOCK), answered in kind.
+  const bool compat = family == AF_UNSPEC;
   struct Request {
     nlmsghdr nlh;
     inet_diag_req_v2 req;
   } request{};
+  struct CompatRequest {
+    nlmsghdr nlh;
+    inet_diag_req req;
+  } compat_request{};
   const std::uint32_t seq = ++seq_;
-  request.nlh.nlmsg_len = sizeof request;
-  request.nlh.nlmsg_type = SOCK_DIAG_BY_FAMILY;
-  request.nlh.nlmsg_flags = id != nullptr ? NLM_F_REQUEST : NLM_F_REQUEST | NLM_F_DUMP;
-  if (id != nullptr) std::memcpy(&request.req.id, id, sizeof request.req.id);
-  request.nlh.nlmsg_seq = seq;
-  request.req.sdiag_family = static_cast<std::uint8_t>(family);
-  request.req.sdiag_protocol = proto;
-  request.req.idiag_states = states;
+  const std::uint16_t reply_type = compat ? TCPDIAG_GETSOCK : SOCK_DIAG_BY_FAMILY;
+  if (compat) {
+    compat_request.nlh.nlmsg_len = sizeof compat_request;
+    compat_request.nlh.nlmsg_type = TCPDIAG_GETSOCK;
+    compat_request.nlh.nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
+    compat_request.nlh.nlmsg_seq = seq;
+    compat_request.req.idiag_states = states;
+  } else {
+    request.nlh.nlmsg_len = sizeof request;
+    request.nlh.nlmsg_type = SOCK_DIAG_BY_FAMILY;
+    request.nlh.nlmsg_flags = id != nullptr ? NLM_F_REQUEST : NLM_F_REQUEST | NLM_F_DUMP;
+    if (id != nullptr) std::memcpy(&request.req.id, id, sizeof request.req.id);
+    request.nlh.nlmsg_seq = seq;
+    request.req.sdiag_family = static_cast<std::uint8_t>(family);
+    request.req.sdiag_protocol = proto;
+    request.req.idiag_states = states;
+  }
+  const void* message = compat ? static_cast<const void*>(&compat_request) : &request;
+  const std::size_t message_size = compat ? sizeof compat_request : sizeof request;
   sockaddr_nl kernel{};
   kernel.nl_family = AF_NETLINK;
   ssize_t sent;
   do {
-    sent = ::sendto(netlink_.get(), &request, sizeof request, 0, reinterpret_cast<sockaddr*>(&kernel),
+    sent = ::sendto(netlink_.get(), message, message_size, 0, reinterpret_cast<sockaddr*>(&kernel),
                     sizeof kernel);
   } while (sent < 0 && errno == EINTR);
   if (sent < 0) return os_error("sock_diag: netlink send", errno);
 
   iovec iov[slot_count];
   mmsghdr msgs[slot_count];
-  const std::uint8_t socket_family = family == AF_INET6 ? 6 : 4;
   bool interrupted = false;
   // After an error the rest of this dump is still read (and dropped): the kernel runs one dump per
   // socket at a time and would refuse the next request with EBUSY.
@@ -356,7 +389,7 @@ core::Status SockDiag::dump_netlink(int family, std::uint8_t proto, std::uint32_
           if (!failure) failure = os_error("sock_diag: kernel refused the dump", err);
           break;
         }
-        if (nlh->nlmsg_type != SOCK_DIAG_BY_FAMILY || failure) continue;
+        if (nlh->nlmsg_type != reply_type || failure) continue;
         if (nlh->nlmsg_len < NLMSG_LENGTH(sizeof(inet_diag_msg))) {
           failure = core::Error{"sock_diag: short inet_diag message"};
           continue;
@@ -364,7 +397,7 @@ core::Status SockDiag::dump_netlink(int family, std::uint8_t proto, std::uint32_
         const auto* m = static_cast<const inet_diag_msg*>(NLMSG_DATA(nlh));
         SocketEntry& e = out.emplace_back();
         e.proto = proto;
-        e.family = socket_family;
+        e.family = m->idiag_family == AF_INET6 ? 6 : 4;
         e.state = static_cast<SocketState>(m->idiag_state);
         e.local_port = ntohs(m->id.idiag_sport);
         e.remote_port = ntohs(m->id.idiag_dport);

@@ -89,6 +89,9 @@ struct DumpFilter {
   bool ipv6 = true;
   std::uint32_t tcp_states = owned_tcp_states;
   std::uint32_t udp_states = all_states;
+  // TCP of both families in one dump (TCPDIAG_GETSOCK) where the kernel takes it; false: one
+  // SOCK_DIAG_BY_FAMILY dump per family (same sockets; kept to compare and test the two).
+  bool tcp_one_walk = true;
 };
 
 enum class SockDiagBackend : std::uint8_t { netlink, procfs };
@@ -137,7 +140,8 @@ class SockDiag {
  private:
   SockDiag() = default;
   static core::Result<SockDiag> open_here(Mode mode);
-  // `id` set: the one socket it names (not found is no error), else a dump.
+  // `id` set: the one socket it names (not found is no error), else a dump. `family` AF_UNSPEC (TCP,
+  // dumps only): both families in one dump.
   core::Status dump_netlink(int family, std::uint8_t proto, std::uint32_t states,
                             std::vector<SocketEntry>& out, bool& refused, const void* id = nullptr);
   core::Status dump_procfs(int index, std::uint32_t states, std::vector<SocketEntry>& out);
@@ -149,6 +153,7 @@ class SockDiag {
   std::array<UniqueFd, 4> procfs_;
   // Per /proc/net index: netlink refused this protocol and family (e.g. no udp_diag), use procfs.
   std::array<bool, 4> use_procfs_{};
+  bool tcp_compat_refused_ = false;  // no TCPDIAG_GETSOCK in this kernel
   bool v6only_default_ = false;
   std::unique_ptr<std::uint8_t[]> buffer_;
   std::uint32_t seq_ = 0;

@@ -16,6 +16,9 @@ constexpr std::uint32_t kind_exact = 0;
 constexpr std::uint32_t kind_local = 1;
 constexpr std::uint32_t kind_any4 = 2;
 constexpr std::size_t npos = static_cast<std::size_t>(-1);
+// How far ahead the loops over every socket prefetch the hash-table slots they will touch: enough
+// to cover a memory access with the work of the sockets in between.
+constexpr std::size_t lookahead = 8;
 
 const IpAddress any4 = IpAddress::v4(0);
 const IpAddress any6 = [] {
@@ -185,10 +188,12 @@ core::Status SocketTable::refresh(std::uint64_t now_ns) {
   sockets_.swap(dumped_);
   const std::uint64_t t2 = core::monotonic_ns();
 
-  // Owners; inodes no known process holds are looked for, each once.
+  // Owners; inodes no known process holds are looked for, each once. The lookups are random
+  // accesses into a table of 100k+ inodes: each is asked for `lookahead` sockets ahead.
   owners_.resize(sockets_.size());
   hints_.clear();
   for (std::size_t i = 0; i < sockets_.size(); ++i) {
+    if (i + lookahead < sockets_.size()) processes_.prefetch_owner(sockets_[i + lookahead].inode);
     const SocketEntry& s = sockets_[i];
     owners_[i] = s.inode != 0 ? processes_.owner_of(s.inode) : std::nullopt;
     if (s.inode == 0 || owners_[i]) continue;
@@ -202,16 +207,27 @@ core::Status SocketTable::refresh(std::uint64_t now_ns) {
   }
   const std::uint64_t t3 = core::monotonic_ns();
 
-  // Live sockets, then the gone ones still within their grace period.
+  // Live sockets, then the gone ones still within their grace period. The entries are in the order
+  // of the last dump, and a dump lists the sockets in the same order bar what changed: each socket's
+  // entry is looked for right after the previous socket's first, and by hash only if not there.
   seen_.assign(entries_.size(), 0);
   next_entries_.clear();
   next_entries_.reserve(sockets_.size() + entries_.size() / 4);
+  std::size_t expected = 0;
   for (std::size_t i = 0; i < sockets_.size(); ++i) {
     const SocketEntry& s = sockets_[i];
     if (s.inode == 0) continue;
     Entry& e = next_entries_.emplace_back(entry_of(s, now_ns));
-    const std::size_t old = find_identity(s.netns, s.inode);
-    if (old != npos) seen_[old] = 1;
+    std::size_t old = npos;
+    if (expected < entries_.size() && entries_[expected].inode == s.inode &&
+        entries_[expected].netns == s.netns)
+      old = expected;
+    else
+      old = find_identity(s.netns, s.inode);
+    if (old != npos) {
+      seen_[old] = 1;
+      expected = old + 1;
+    }
     if (owners_[i]) {
       e.owner = *owners_[i];
       e.has_owner = true;
@@ -330,7 +346,21 @@ void SocketTable::rebuild_index() {
   index_mask_ = index_.size() - 1;
   index_keys_ = 0;
 
-  for (std::size_t i = 0; i < entries_.size(); ++i) index_entry(i);
+  // Both tables are written at random: each entry's slots are asked for `lookahead` entries ahead.
+  for (std::size_t i = 0; i < entries_.size(); ++i) {
+    if (i + lookahead < entries_.size()) prefetch_slots(entries_[i + lookahead]);
+    index_entry(i);
+  }
+}
+
+void SocketTable::prefetch_slots(const Entry& e) const noexcept {
+  __builtin_prefetch(&identities_[hash_identity(e.netns, e.inode) & identity_mask_], 1);
+  if (!e.has_owner) return;
+  const std::uint64_t h =
+      e.remote_port != 0
+          ? hash_key(key_of(e.local, e.local_port, e.remote, e.remote_port, e.proto, kind_exact))
+          : hash_key(key_of(e.local, e.local_port, e.remote, 0, e.proto, kind_local));
+  __builtin_prefetch(&index_[h & index_mask_], 1);
 }
 
 void SocketTable::index_entry(std::size_t i) {

@@ -366,9 +366,45 @@ TEST(SockDiag, V6OnlyIsReported) {
   EXPECT_TRUE(e->v6only);
 }
 
-// Sockets of other programs come and go during the test, so the comparison is bracketed: whatever
-// both netlink dumps (before and after) hold must be in the /proc dump, field for field, and the
-// /proc dump must hold nothing that neither netlink dump has.
+using Row = std::tuple<std::uint8_t, std::uint8_t, std::string, int, std::string, int, int, std::uint32_t>;
+std::map<std::uint64_t, Row> rows(const std::vector<SocketEntry>& v) {
+  std::map<std::uint64_t, Row> m;
+  for (const auto& e : v)
+    if (e.inode != 0)
+      m[e.inode] = {e.proto,
+                    e.family,
+                    core::to_string(e.local),
+                    e.local_port,
+                    core::to_string(e.remote),
+                    e.remote_port,
+                    static_cast<int>(e.state),
+                    e.uid};
+  return m;
+}
+
+// Sockets of other programs come and go during a test, so a comparison of two dump methods is
+// bracketed: whatever both reference dumps (before and after) hold must be in the other dump, field
+// for field, and the other dump must hold nothing that neither reference dump has. Returns how many
+// sockets were compared.
+std::size_t expect_same_sockets(const std::map<std::uint64_t, Row>& before,
+                                const std::map<std::uint64_t, Row>& other,
+                                const std::map<std::uint64_t, Row>& after) {
+  EXPECT_FALSE(other.empty());
+  std::size_t compared = 0;
+  for (const auto& [inode, row] : before) {
+    const auto a = after.find(inode);
+    if (a == after.end() || a->second != row) continue;  // changed during the test
+    const auto f = other.find(inode);
+    EXPECT_NE(f, other.end()) << "inode " << inode << " missing";
+    if (f == other.end()) continue;
+    EXPECT_EQ(f->second, row) << "inode " << inode;
+    ++compared;
+  }
+  for (const auto& [inode, row] : other)
+    EXPECT_TRUE(before.count(inode) || after.count(inode)) << "inode " << inode << " only in one dump";
+  return compared;
+}
+
 TEST(SockDiag, ProcfsFallbackGivesTheSameSetAsNetlink) {
   LocalSockets s;
   auto nl = SockDiag::open(SockDiag::Mode::netlink_only);
@@ -378,39 +414,35 @@ TEST(SockDiag, ProcfsFallbackGivesTheSameSetAsNetlink) {
   EXPECT_EQ(pf->backend(), proc::SockDiagBackend::procfs);
   EXPECT_EQ(pf->netns(), nl->netns());
 
-  using Row = std::tuple<std::uint8_t, std::uint8_t, std::string, int, std::string, int, int, std::uint32_t>;
-  auto rows = [](const std::vector<SocketEntry>& v) {
-    std::map<std::uint64_t, Row> m;
-    for (const auto& e : v)
-      if (e.inode != 0)
-        m[e.inode] = {e.proto,
-                      e.family,
-                      core::to_string(e.local),
-                      e.local_port,
-                      core::to_string(e.remote),
-                      e.remote_port,
-                      static_cast<int>(e.state),
-                      e.uid};
-    return m;
-  };
   const auto before = rows(dump(*nl));
   const auto fallback = rows(dump(*pf));
   const auto after = rows(dump(*nl));
-  ASSERT_FALSE(fallback.empty());
-  std::size_t compared = 0;
-  for (const auto& [inode, row] : before) {
-    const auto a = after.find(inode);
-    if (a == after.end() || a->second != row) continue;  // changed during the test
-    const auto f = fallback.find(inode);
-    ASSERT_NE(f, fallback.end()) << "inode " << inode << " missing from /proc/net";
-    EXPECT_EQ(f->second, row) << "inode " << inode;
-    ++compared;
-  }
-  for (const auto& [inode, row] : fallback)
-    EXPECT_TRUE(before.count(inode) || after.count(inode)) << "inode " << inode << " only in /proc/net";
+  const std::size_t compared = expect_same_sockets(before, fallback, after);
   // Ours, at least, are stable and must all have been compared.
   for (const Expected& x : expected_of(s)) expect_entry(find_inode(dump(*pf), inode_of(x.fd)), x, false);
   EXPECT_GE(compared, expected_of(s).size());
+}
+
+// TCP of both families in one walk (the legacy TCPDIAG_GETSOCK request, AF_UNSPEC) against one
+// SOCK_DIAG_BY_FAMILY dump per family: the same sockets, field for field, v6only included.
+TEST(SockDiag, OneTcpWalkGivesTheSameSocketsAsADumpPerFamily) {
+  LocalSockets s;
+  auto d = SockDiag::open(SockDiag::Mode::netlink_only);
+  ASSERT_TRUE(d.ok()) << d.error();
+  const proc::DumpFilter per_family{.udp = false, .tcp_one_walk = false};
+  const proc::DumpFilter one_walk{.udp = false, .tcp_one_walk = true};
+  std::vector<SocketEntry> a, b, c;
+  ASSERT_TRUE(d->dump(a, per_family).ok());
+  ASSERT_TRUE(d->dump(b, one_walk).ok());
+  ASSERT_TRUE(d->dump(c, per_family).ok());
+  const std::size_t compared = expect_same_sockets(rows(a), rows(b), rows(c));
+  std::size_t ours = 0;
+  for (const Expected& x : expected_of(s)) {
+    if (x.proto != proc::proto_tcp) continue;
+    expect_entry(find_inode(b, inode_of(x.fd)), x);
+    ++ours;
+  }
+  EXPECT_GE(compared, ours);
 }
 
 TEST(SockDiag, AutomaticModeUsesNetlink) {
