@@ -16,6 +16,7 @@
 #include <cerrno>
 #include <cstring>
 #include <utility>
+#include <vector>
 
 #include "io/bpf_program.hpp"
 
@@ -73,9 +74,11 @@ core::Result<std::unique_ptr<AfPacketSource>> AfPacketSource::open(const std::st
   if (ioctl(s->fd_, SIOCGIFHWADDR, &ifr) != 0) return core::Error{os_error(where + ": SIOCGIFHWADDR", errno)};
   switch (ifr.ifr_hwaddr.sa_family) {
     case ARPHRD_LOOPBACK:
-      // Loopback hands every packet to packet sockets twice, outgoing and incoming: receive()
-      // takes it once, as incoming (as libpcap does), or each would be counted twice. (The socket
-      // option PACKET_IGNORE_OUTGOING does not reach fanout members before Linux 6.9.)
+      // Loopback hands every packet to packet sockets twice, outgoing and incoming: only the
+      // incoming copy is kept (as libpcap does), or each would be counted twice. The socket filter
+      // drops the outgoing one in the kernel, so it is never copied into the ring nor read;
+      // receive() checks again. (The socket option PACKET_IGNORE_OUTGOING does not reach fanout
+      // members before Linux 6.9.)
       s->skip_outgoing_ = true;
       s->link_type_ = 1;
       break;
@@ -113,15 +116,31 @@ core::Result<std::unique_ptr<AfPacketSource>> AfPacketSource::open(const std::st
   }
   s->ring_ = static_cast<std::uint8_t*>(ring);
 
+  std::vector<BpfInstruction> program;
+  if (s->skip_outgoing_) {
+    // if (skb->pkt_type == PACKET_OUTGOING) drop; then the configured filter, or accept. Classic
+    // BPF jumps are relative and forward only, so the compiled filter runs unchanged after it.
+    program.push_back(
+        {BPF_LD | BPF_H | BPF_ABS, 0, 0, static_cast<std::uint32_t>(SKF_AD_OFF + SKF_AD_PKTTYPE)});
+    program.push_back({BPF_JMP | BPF_JEQ | BPF_K, 0, 1, PACKET_OUTGOING});
+    program.push_back({BPF_RET | BPF_K, 0, 0, 0});
+  }
   if (!o.filter.empty()) {
-    auto program = compile_bpf(o.filter, s->link_type_, max_snaplen);
-    if (!program) return core::Error{where + ": " + program.error()};
+    auto compiled = compile_bpf(o.filter, s->link_type_, max_snaplen);
+    if (!compiled) return core::Error{where + ": " + compiled.error()};
+    program.insert(program.end(), compiled->begin(), compiled->end());
+  } else if (!program.empty()) {
+    program.push_back({BPF_RET | BPF_K, 0, 0, 0xFFFFFFFFU});  // the whole frame
+  }
+  if (!program.empty()) {
     static_assert(sizeof(BpfInstruction) == sizeof(sock_filter));
     sock_fprog fprog{};
-    fprog.len = static_cast<unsigned short>(program->size());
-    fprog.filter = reinterpret_cast<sock_filter*>(program->data());
+    fprog.len = static_cast<unsigned short>(program.size());
+    fprog.filter = reinterpret_cast<sock_filter*>(program.data());
     if (setsockopt(s->fd_, SOL_SOCKET, SO_ATTACH_FILTER, &fprog, sizeof fprog) != 0) {
-      return core::Error{os_error(where + ": cannot attach BPF filter '" + o.filter + "'", errno)};
+      return core::Error{os_error(
+          where + ": cannot attach BPF filter" + (o.filter.empty() ? std::string() : " '" + o.filter + "'"),
+          errno)};
     }
   }
 
@@ -213,6 +232,7 @@ core::Result<std::size_t> AfPacketSource::receive(std::span<Frame> out, int time
     if (skip_outgoing_ &&
         reinterpret_cast<const sockaddr_ll*>(next_frame_ + TPACKET_ALIGN(sizeof(tpacket3_hdr)))
                 ->sll_pkttype == PACKET_OUTGOING) {
+      ++outgoing_skipped_;
       next_frame_ += h->tp_next_offset;
       continue;
     }

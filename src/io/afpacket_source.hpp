@@ -60,6 +60,9 @@ class AfPacketSource final : public PacketSource {
 
   int fd() const noexcept { return fd_; }
   int ifindex() const noexcept { return ifindex_; }
+  // Loopback: outgoing copies that reached the ring all the same and were skipped by receive() (the
+  // socket filter drops them in the kernel, so this stays 0).
+  std::uint64_t outgoing_skipped() const noexcept { return outgoing_skipped_; }
 
  private:
   AfPacketSource() = default;
@@ -69,6 +72,7 @@ class AfPacketSource final : public PacketSource {
   int ifindex_ = 0;
   int link_type_ = 1;
   bool skip_outgoing_ = false;  // loopback: each packet is seen twice, keep the incoming copy
+  std::uint64_t outgoing_skipped_ = 0;
   std::uint16_t queue_ = 0;
   std::uint8_t* ring_ = nullptr;
   std::size_t ring_size_ = 0;

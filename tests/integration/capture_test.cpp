@@ -31,6 +31,7 @@
 #include "io/afpacket_source.hpp"
 #include "io/pcap_live_source.hpp"
 #include "netns_rig.hpp"
+#include "proc/unique_fd.hpp"
 #include "test_support.hpp"
 
 namespace flowpulse {
@@ -435,6 +436,65 @@ TEST(Capture, ClearErrors) {
   got = (*r)->receive(burst, 100);
   ASSERT_TRUE(got) << got.error();
   EXPECT_EQ(got.value(), 0u);
+}
+
+// Loopback hands each packet to packet sockets twice (outgoing and incoming copy). AfPacketSource
+// keeps one, and drops the outgoing copy with its socket filter in the kernel, alone and in front of
+// a configured filter: N datagrams sent over lo are N frames, and none of them an outgoing copy that
+// receive() had to skip.
+TEST(Capture, AfPacketOnLoopbackSeesEachPacketOnceAndDropsOutgoingCopiesInTheKernel) {
+  REQUIRE_ROOT();
+  proc::UniqueFd receiver(socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0));
+  ASSERT_TRUE(receiver.valid());
+  socklen_t len;
+  sockaddr_storage to = test::make_sockaddr("127.0.0.1", 0, len);
+  ASSERT_EQ(bind(receiver.get(), reinterpret_cast<const sockaddr*>(&to), len), 0);
+  ASSERT_EQ(getsockname(receiver.get(), reinterpret_cast<sockaddr*>(&to), &len), 0);
+  const unsigned port = ntohs(reinterpret_cast<const sockaddr_in&>(to).sin_port);
+
+  io::AfPacketOptions plain;  // no configured filter: the outgoing check alone
+  plain.block_timeout_ms = 2;
+  io::AfPacketOptions filtered = plain;
+  filtered.filter = "udp and dst port " + std::to_string(port);
+  auto a = io::AfPacketSource::open("lo", plain);
+  auto b = io::AfPacketSource::open("lo", filtered);
+  ASSERT_TRUE(a) << a.error();
+  ASSERT_TRUE(b) << b.error();
+
+  constexpr int sent = 200;  // the test's own traffic: 200 datagrams of 32 bytes to `port`
+  proc::UniqueFd sender(socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0));
+  const char payload[32] = {};
+  for (int i = 0; i < sent; ++i)
+    ASSERT_EQ(sendto(sender.get(), payload, sizeof payload, 0, reinterpret_cast<const sockaddr*>(&to), len),
+              static_cast<ssize_t>(sizeof payload));
+
+  // Frames of this flow (UDP to `port`) each source hands over, until both have all or 3 s passed.
+  auto count = [&](io::AfPacketSource& s, std::uint64_t& frames, std::uint64_t& others) {
+    std::array<io::Frame, 64> burst{};
+    auto got = s.receive(burst, 10);
+    ASSERT_TRUE(got) << got.error();
+    for (std::size_t i = 0; i < *got; ++i) {
+      const auto p = decode::parse_link(1, burst[i].data, burst[i].caplen);
+      const bool ours = p.proto == decode::ip_proto_udp && p.dst_port == port;
+      ++(ours ? frames : others);
+    }
+    s.release();
+  };
+  std::uint64_t fa = 0, oa = 0, fb = 0, ob = 0;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(3);
+  while ((fa < sent || fb < sent) && std::chrono::steady_clock::now() < deadline) {
+    count(**a, fa, oa);
+    count(**b, fb, ob);
+  }
+  for (int i = 0; i < 20; ++i) {  // anything late (a second copy) would show up here
+    count(**a, fa, oa);
+    count(**b, fb, ob);
+  }
+  EXPECT_EQ(fa, static_cast<std::uint64_t>(sent));
+  EXPECT_EQ(fb, static_cast<std::uint64_t>(sent));
+  EXPECT_EQ(ob, 0u) << "the configured filter let other traffic through";
+  EXPECT_EQ((*a)->outgoing_skipped(), 0u);
+  EXPECT_EQ((*b)->outgoing_skipped(), 0u);
 }
 
 // The highest rate this sender reaches (one python process, 64-byte datagrams over 16 flows) into
