@@ -44,6 +44,7 @@ device=lo
 run_nethogs=1
 run_flowpulse=1
 results=""
+capture_timeout=""
 
 usage() {
   cat <<EOF
@@ -62,6 +63,7 @@ usage: bench/attribution_bench.sh [options]   (as root)
   --no-nethogs       measure flowpulse only
   --no-flowpulse     measure nethogs only
   --results FILE     also write every run as TSV to FILE
+  --capture-timeout MS  passed to flowpulse top (default: its own, 10)
 EOF
 }
 
@@ -80,11 +82,16 @@ while [[ $# -gt 0 ]]; do
     --no-nethogs) run_nethogs=0; shift ;;
     --no-flowpulse) run_flowpulse=0; shift ;;
     --results) results="$2"; shift 2 ;;
+    --capture-timeout) capture_timeout="$2"; shift 2 ;;
     -h | --help) usage; exit 0 ;;
     *) echo "unknown option: $1" >&2; usage >&2; exit 2 ;;
   esac
 done
 
+if [[ -n "$capture_timeout" ]] && ! [[ $capture_timeout =~ ^[0-9]+$ ]]; then
+  echo "--capture-timeout needs a whole number of milliseconds, got '$capture_timeout'" >&2
+  exit 2
+fi
 for v in seconds warmup repeats port size; do
   if ! [[ ${!v} =~ ^[0-9]+$ ]]; then
     echo "--$v needs a whole number, got '${!v}'" >&2
@@ -232,17 +239,30 @@ measure() {
     wall_s=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f", b - a }')
     cpu_s=$(awk -v c=$((c1 - c0)) -v hz="$clk_tck" 'BEGIN { printf "%.3f", c / hz }')
   else
+    local extra=()
+    [[ -z "$capture_timeout" ]] || extra=(--capture-timeout "$capture_timeout")
+    # The load is sampled at the end of the window by a sampler of its own: flowpulse's wall time
+    # (start-up, the window, the stop) runs past the end of the load.
+    (
+      sleep "$window"
+      echo "$EPOCHREALTIME $(($(cpu_ticks "$send_pid") + $(cpu_ticks "$recv_pid"))) $(<"$dev_stats")"
+    ) >"$tmp/load-end" &
+    local sampler_pid=$!
+    started+=("$sampler_pid")
     python3 -c "$cpu_wrapper" "$tmp/flowpulse-cpu" "$flowpulse" top --once --json --device "$device" \
-      --interval "$window" >"$tool_out" 2>"$tool_err" &
+      --interval "$window" "${extra[@]}" >"$tool_out" 2>"$tool_err" &
     tool_pid=$!
     started+=("$tool_pid")
     if wait "$tool_pid"; then
       forget "$tool_pid"
-      t1=$EPOCHREALTIME
-      l1=$(($(cpu_ticks "$send_pid") + $(cpu_ticks "$recv_pid")))
-      d1=$(<"$dev_stats")
+      wait "$sampler_pid" || true
+      forget "$sampler_pid"
+      read -r t1 l1 d1 <"$tmp/load-end"
       read -r cpu_s wall_s <"$tmp/flowpulse-cpu"
     else
+      kill "$sampler_pid" 2>/dev/null || true
+      wait "$sampler_pid" 2>/dev/null || true
+      forget "$sampler_pid"
       forget "$tool_pid"
       fp_failed=1
     fi

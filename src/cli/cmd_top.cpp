@@ -51,6 +51,9 @@ void usage() {
       "  -l, --limit N        show at most N processes (default: all that fit / all in JSON)\n"
       "  -r, --recent SEC     rank by the traffic of the last SEC seconds (default: the interval)\n"
       "      --method M       afpacket (default) or pcap\n"
+      "      --capture-timeout MS  most a new flow's first packet waits in the capture ring before\n"
+      "                       its socket is looked up (default 10; lower catches UDP sockets that\n"
+      "                       live a few ms, at more wake-ups: one per MS under traffic)\n"
       "      --once           wait one interval, print the rank once, exit\n"
       "      --json           with --once: print JSON instead of a table\n\n"
       "keys (live): r sort by rate (default), i in rate, o out rate, s sum, p pid, n name, q quit\n");
@@ -109,6 +112,10 @@ bool parse(Args args, TopArgs& t) {
         std::fprintf(stderr, "flowpulse top: --method is afpacket or pcap, not '%s'\n", v);
         return false;
       }
+    } else if (a == "--capture-timeout") {
+      auto d = number("--capture-timeout", 1);
+      if (!d) return false;
+      t.options.capture_timeout = std::chrono::milliseconds(static_cast<std::int64_t>(*d));
     } else if (a == "--once") {
       t.once = true;
     } else if (a == "--json") {

@@ -904,11 +904,13 @@ TEST(Attribution, TopAgreesWithSdk) {
   Options options;
   options.devices = {"lo"};
   options.bpf_filter = filter;
+  options.capture_timeout = std::chrono::milliseconds(2);  // not the default, on both sides
   Engine engine(options);
   const Status started = engine.start();
   ASSERT_TRUE(started) << started.error;
   Process top({test::flowpulse_binary(), "top", "--once", "--json", "--device", "lo", "--interval",
-               std::to_string(interval_s), "--limit", "10", "--recent", "60", "--filter", filter},
+               std::to_string(interval_s), "--limit", "10", "--recent", "60", "--filter", filter,
+               "--capture-timeout", "2"},
               dir.path(), "top");
   const auto top_started = Clock::now();
   // top has no ready line: wait until it holds its capture socket, then a little more for its filter.
