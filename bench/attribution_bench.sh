@@ -14,10 +14,14 @@
 #            bytes, from which the script prints the share of the blaster's frames nethogs charged
 #            to the blaster: below 100% it lost packets (its libpcap buffer overflowed) or charged
 #            them elsewhere. Its stdout (a few lines a second) goes to a file for that, not /dev/null.
-#   flowpulse: `flowpulse top --once --json --device DEV --interval WINDOW`, started at the start of
-#            the window: one refresh spanning it. CPU = the process's whole rusage (utime+stime,
-#            start-up and exit included) over its wall time, taken at exit by a small wrapper. If
-#            the command fails, the script says "flowpulse top: not available" and goes on.
+#   flowpulse: `flowpulse top --once --json --device DEV --interval 1+WARMUP+WINDOW+1`, started
+#            where nethogs is (1 s before the load): one refresh spanning the run. CPU as for
+#            nethogs, from /proc/PID/stat over the window. Its whole run (utime+stime, start-up
+#            and exit included, over its wall time, taken at exit by a small wrapper) is printed
+#            beside it. If the command fails, the script says "flowpulse top: not available" and
+#            goes on.
+# With --farm, bench_proc's socket farm holds 100k open sockets (idle) through every run: the same
+# load, on a host with many sockets (what a refresh has to read).
 # Printed: per run the tool's CPU%, the load (what the blaster sent, at what rate, what the receiver
 # got, the packets/s the device carried in the window: the load plus anything else on this machine)
 # and the load's own CPU (blaster + receiver); then the median CPU% of each tool and the ratio.
@@ -45,6 +49,7 @@ run_nethogs=1
 run_flowpulse=1
 results=""
 capture_timeout=""
+farm=""
 
 usage() {
   cat <<EOF
@@ -64,6 +69,8 @@ usage: bench/attribution_bench.sh [options]   (as root)
   --no-flowpulse     measure nethogs only
   --results FILE     also write every run as TSV to FILE
   --capture-timeout MS  passed to flowpulse top (default: its own, 10)
+  --farm tcp|udp     hold 100k open sockets (\$FLOWPULSE_BENCH_SOCKETS) during every run:
+                     BUILD/bench/bench_proc --hold-farm, 50k TCP pairs or 100k UDP sockets
 EOF
 }
 
@@ -83,11 +90,16 @@ while [[ $# -gt 0 ]]; do
     --no-flowpulse) run_flowpulse=0; shift ;;
     --results) results="$2"; shift 2 ;;
     --capture-timeout) capture_timeout="$2"; shift 2 ;;
+    --farm) farm="$2"; shift 2 ;;
     -h | --help) usage; exit 0 ;;
     *) echo "unknown option: $1" >&2; usage >&2; exit 2 ;;
   esac
 done
 
+if [[ -n "$farm" && $farm != tcp && $farm != udp ]]; then
+  echo "--farm takes tcp or udp, not '$farm'" >&2
+  exit 2
+fi
 if [[ -n "$capture_timeout" ]] && ! [[ $capture_timeout =~ ^[0-9]+$ ]]; then
   echo "--capture-timeout needs a whole number of milliseconds, got '$capture_timeout'" >&2
   exit 2
@@ -164,13 +176,16 @@ cpu_ticks() {
 json_field() { sed -n "s/.*\"$2\":\([-0-9.e+]*\).*/\1/p" "$1" | tail -n 1; }
 
 # Runs a command and, when it ends, writes "CPU-seconds wall-seconds" of it (its rusage, children
-# it waited for included) to the first argument; passes SIGINT/SIGTERM on to it.
+# it waited for included) to the first argument; passes SIGINT/SIGTERM on to it. The command's PID
+# goes to FIRST.pid as soon as it runs.
 cpu_wrapper='
 import os, signal, sys, time
 t0 = time.monotonic()
 pid = os.fork()
 if pid == 0:
     os.execvp(sys.argv[2], sys.argv[2:])
+with open(sys.argv[1] + ".pid", "w") as f:
+    f.write("%d\n" % pid)
 def forward(sig, _frame):
     try:
         os.kill(pid, sig)
@@ -185,6 +200,31 @@ with open(sys.argv[1], "w") as f:
 sys.exit(os.waitstatus_to_exitcode(status))
 '
 
+# The socket farm: child processes of bench_proc hold the sockets until its stdin (a fifo this
+# script holds open on fd 9) closes.
+if [[ -n "$farm" ]]; then
+  if [[ ! -x "$build/bench/bench_proc" ]]; then
+    echo "missing $build/bench/bench_proc: build it first: ninja -C $build bench/bench_proc" >&2
+    exit 1
+  fi
+  mkfifo "$tmp/farm.in"
+  "$build/bench/bench_proc" --hold-farm "$farm" <"$tmp/farm.in" >"$tmp/farm.out" 2>"$tmp/farm.err" &
+  farm_pid=$!
+  started+=("$farm_pid")
+  exec 9>"$tmp/farm.in"
+  for _ in $(seq 600); do
+    grep -q '^ready' "$tmp/farm.out" 2>/dev/null && break
+    kill -0 "$farm_pid" 2>/dev/null || break
+    sleep 0.2
+  done
+  if ! grep -q '^ready' "$tmp/farm.out" 2>/dev/null; then
+    echo "the socket farm did not start:" >&2
+    cat "$tmp/farm.err" >&2
+    exit 1
+  fi
+  echo "  socket farm: $(sed -n 's/^ready //p' "$tmp/farm.out") open $farm sockets ($(tail -n 1 "$tmp/farm.err"))"
+fi
+
 if [[ -n "$results" ]]; then
   printf 'repeat\ttool\tcpu_percent\tcpu_seconds\twindow_seconds\tsent\tsent_pps\treceived\tdevice_pps\tload_cpu_percent\tseen_percent\n' >"$results"
 fi
@@ -194,6 +234,9 @@ flowpulse_available=$run_flowpulse
 ratios=()
 
 # One run: receiver, tool, load; prints a line and appends to the arrays. $1 = repeat, $2 = tool.
+# Both tools start before the load and are measured alike: utime+stime from /proc/PID/stat over the
+# window (their start-up, with its first read of every socket and process, is outside it; flowpulse's
+# whole run, start-up and exit included, is printed beside it).
 measure() {
   local rep="$1" tool="$2"
   local recv_json="$tmp/recv-$tool-$rep.json" send_json="$tmp/send-$tool-$rep.json"
@@ -202,19 +245,44 @@ measure() {
   "$blaster" --receive "$port" >"$recv_json" 2>"$tmp/recv.err" &
   local recv_pid=$!
   started+=("$recv_pid")
-  local tool_pid=""
+  local tool_pid="" wrapper_pid=""
   if [[ $tool == nethogs ]]; then
     nethogs -t -a -C -v 2 "$device" >"$tool_out" 2>"$tool_err" &
     tool_pid=$!
     started+=("$tool_pid")
+  else
+    local extra=()
+    [[ -z "$capture_timeout" ]] || extra=(--capture-timeout "$capture_timeout")
+    # One refresh of top spans the start-up, the warm-up, the window and a second of margin.
+    rm -f "$tmp/flowpulse-cpu.pid"
+    python3 -c "$cpu_wrapper" "$tmp/flowpulse-cpu" "$flowpulse" top --once --json --device "$device" \
+      --interval "$((1 + warmup + window + 1))" "${extra[@]}" >"$tool_out" 2>"$tool_err" &
+    wrapper_pid=$!
+    started+=("$wrapper_pid")
+    for _ in $(seq 100); do  # the wrapper forks flowpulse and says its PID
+      [[ -s "$tmp/flowpulse-cpu.pid" ]] && break
+      sleep 0.02
+    done
+    [[ ! -s "$tmp/flowpulse-cpu.pid" ]] || tool_pid=$(<"$tmp/flowpulse-cpu.pid")
   fi
-  sleep 1  # the receiver bound, nethogs through its start-up scan of /proc
+  sleep 1  # the receiver bound, the tool through its start-up scan of /proc
   if ! kill -0 "$recv_pid" 2>/dev/null; then
     echo "the receiver did not start:" >&2
     cat "$tmp/recv.err" >&2
     exit 1
   fi
-  if [[ -n $tool_pid ]] && ! kill -0 "$tool_pid" 2>/dev/null; then
+  if [[ -z $tool_pid ]] || ! kill -0 "$tool_pid" 2>/dev/null; then
+    if [[ $tool == flowpulse ]]; then
+      wait "$wrapper_pid" || true
+      forget "$wrapper_pid"
+      kill -INT "$recv_pid" 2>/dev/null || true
+      wait "$recv_pid" || true
+      forget "$recv_pid"
+      echo "run $rep flowpulse: flowpulse top: not available"
+      sed -n '1,3s/^/    /p' "$tool_err"
+      flowpulse_available=0
+      return
+    fi
     echo "nethogs did not start:" >&2
     cat "$tool_err" >&2
     exit 1
@@ -225,75 +293,41 @@ measure() {
   started+=("$send_pid")
   sleep "$warmup"
 
-  local t0 t1 c0 c1 l0 l1 d0 d1 cpu_s wall_s fp_failed=0
+  local t0 t1 c0 c1 l0 l1 d0 d1 cpu_s wall_s run_col=""
   t0=$EPOCHREALTIME
   l0=$(($(cpu_ticks "$send_pid") + $(cpu_ticks "$recv_pid")))
   d0=$(<"$dev_stats")
-  if [[ $tool == nethogs ]]; then
-    c0=$(cpu_ticks "$tool_pid")
-    sleep "$window"
-    c1=$(cpu_ticks "$tool_pid")
-    t1=$EPOCHREALTIME
-    l1=$(($(cpu_ticks "$send_pid") + $(cpu_ticks "$recv_pid")))
-    d1=$(<"$dev_stats")
-    wall_s=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f", b - a }')
-    cpu_s=$(awk -v c=$((c1 - c0)) -v hz="$clk_tck" 'BEGIN { printf "%.3f", c / hz }')
-  else
-    local extra=()
-    [[ -z "$capture_timeout" ]] || extra=(--capture-timeout "$capture_timeout")
-    # The load is sampled at the end of the window by a sampler of its own: flowpulse's wall time
-    # (start-up, the window, the stop) runs past the end of the load.
-    (
-      sleep "$window"
-      echo "$EPOCHREALTIME $(($(cpu_ticks "$send_pid") + $(cpu_ticks "$recv_pid"))) $(<"$dev_stats")"
-    ) >"$tmp/load-end" &
-    local sampler_pid=$!
-    started+=("$sampler_pid")
-    python3 -c "$cpu_wrapper" "$tmp/flowpulse-cpu" "$flowpulse" top --once --json --device "$device" \
-      --interval "$window" "${extra[@]}" >"$tool_out" 2>"$tool_err" &
-    tool_pid=$!
-    started+=("$tool_pid")
-    if wait "$tool_pid"; then
-      forget "$tool_pid"
-      wait "$sampler_pid" || true
-      forget "$sampler_pid"
-      read -r t1 l1 d1 <"$tmp/load-end"
-      read -r cpu_s wall_s <"$tmp/flowpulse-cpu"
-    else
-      kill "$sampler_pid" 2>/dev/null || true
-      wait "$sampler_pid" 2>/dev/null || true
-      forget "$sampler_pid"
-      forget "$tool_pid"
-      fp_failed=1
-    fi
-  fi
+  c0=$(cpu_ticks "$tool_pid")
+  sleep "$window"
+  c1=$(cpu_ticks "$tool_pid")
+  t1=$EPOCHREALTIME
+  l1=$(($(cpu_ticks "$send_pid") + $(cpu_ticks "$recv_pid")))
+  d1=$(<"$dev_stats")
+  wall_s=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f", b - a }')
+  cpu_s=$(awk -v c=$((c1 - c0)) -v hz="$clk_tck" 'BEGIN { printf "%.3f", c / hz }')
 
+  wait "$send_pid" || true
+  forget "$send_pid"
   if [[ $tool == nethogs ]]; then
-    wait "$send_pid" || true
-    forget "$send_pid"
     sleep 1.5  # one more nethogs refresh, so its last trace line holds every packet
     kill -INT "$tool_pid" 2>/dev/null || true
     wait "$tool_pid" || true
     forget "$tool_pid"
-  elif [[ $fp_failed -eq 1 ]]; then
-    kill -INT "$send_pid" 2>/dev/null || true  # no need to run the rest of the load
-    wait "$send_pid" || true
-    forget "$send_pid"
   else
-    wait "$send_pid" || true
-    forget "$send_pid"
+    if ! wait "$wrapper_pid"; then
+      echo "flowpulse top failed:" >&2
+      sed -n '1,5s/^/    /p' "$tool_err" >&2
+    fi
+    forget "$wrapper_pid"
+    local run_cpu run_wall
+    read -r run_cpu run_wall <"$tmp/flowpulse-cpu"
+    run_col=$(awk -v c="$run_cpu" -v w="$run_wall" \
+      'BEGIN { printf ", whole run %.2f%% (%.3f CPU-s in %.1f s, start-up and exit included)", 100 * c / w, c, w }')
   fi
   sleep 0.3  # the receiver drains its socket
   kill -INT "$recv_pid" 2>/dev/null || true
   wait "$recv_pid" || true
   forget "$recv_pid"
-
-  if [[ $fp_failed -eq 1 ]]; then
-    echo "run $rep flowpulse: flowpulse top: not available"
-    sed -n '1,3s/^/    /p' "$tool_err"
-    flowpulse_available=0
-    return
-  fi
 
   local sent sent_pps received load_cpu cpu_pct seen="" seen_col=""
   sent=$(json_field "$send_json" packets)
@@ -316,9 +350,9 @@ measure() {
   local recv_pct dev_pps
   dev_pps=$(awk -v d=$((d1 - d0)) -v a="$t0" -v b="$t1" 'BEGIN { printf "%.0f", d / (b - a) }')
   recv_pct=$(awk -v r="$received" -v s="$sent" 'BEGIN { printf "%.3f", (s > 0 ? 100 * r / s : 0) }')
-  printf 'run %s %-9s CPU %6s%% (%s CPU-s in %s s); load: sent %s at %s pkt/s, received %s (%s%%), %s %s pkt/s, load CPU %s%%%s\n' \
+  printf 'run %s %-9s CPU %6s%% (%s CPU-s in %s s); load: sent %s at %s pkt/s, received %s (%s%%), %s %s pkt/s, load CPU %s%%%s%s\n' \
     "$rep" "$tool:" "$cpu_pct" "$cpu_s" "$wall_s" "$sent" "$sent_pps" "$received" "$recv_pct" "$device" "$dev_pps" \
-    "$load_cpu" "$seen_col"
+    "$load_cpu" "$seen_col" "$run_col"
   if [[ -n "$results" ]]; then
     printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$rep" "$tool" "$cpu_pct" "$cpu_s" "$wall_s" "$sent" \
       "$sent_pps" "$received" "$dev_pps" "$load_cpu" "$seen" >>"$results"

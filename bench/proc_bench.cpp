@@ -14,6 +14,7 @@
 //     bounded re-reads; the dump; owners; the index). Counters split it by phase; cold_ms is the
 //     first refresh, which reads every fd of every process once.
 //   SocketTable/lookup: one lookup of a random farm socket's 5-tuple.
+// `--hold-farm tcp|udp` instead builds one farm and holds it (see hold_farm).
 // Time is wall time per refresh; CPU is this thread's CPU time (user + system: the kernel's dump
 // work runs in the refresh's recvmmsg calls and is included).
 #include <arpa/inet.h>
@@ -310,7 +311,27 @@ void bm_lookup(benchmark::State& state, Kind kind) {
 
 }  // namespace
 
+// `bench_proc --hold-farm tcp|udp`: builds the farm, prints "ready SOCKETS" on stdout and holds it
+// until stdin closes or a signal ends it, for a whole tool to be measured beside it
+// (bench/attribution_bench.sh --farm).
+int hold_farm(const char* kind_name) {
+  const std::string k = kind_name;
+  if (k != "tcp" && k != "udp") {
+    std::fprintf(stderr, "bench_proc: --hold-farm takes tcp or udp, not '%s'\n", kind_name);
+    return 2;
+  }
+  SocketFarm& f = farm_of(k == "tcp" ? Kind::tcp : Kind::udp);
+  std::printf("ready %zu\n", f.sockets());
+  std::fflush(stdout);
+  char c;
+  while (read(STDIN_FILENO, &c, 1) > 0) {
+  }
+  farm.reset();
+  return 0;
+}
+
 int main(int argc, char** argv) {
+  if (argc == 3 && std::strcmp(argv[1], "--hold-farm") == 0) return hold_farm(argv[2]);
   benchmark::Initialize(&argc, argv);
   if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
   rlimit rl{};
