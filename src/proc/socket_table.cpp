@@ -298,6 +298,16 @@ KeyView key_of(const IpAddress& local, std::uint16_t lport, const IpAddress& rem
 
 }  // namespace
 
+// The key an entry is found by: its 5-tuple when connected, else its local address (which may be
+// the wildcard).
+std::uint32_t SocketTable::main_kind(const Entry& e) noexcept {
+  return e.remote_port != 0 ? kind_exact : kind_local;
+}
+
+std::uint64_t SocketTable::key_hash(const Entry& e, std::uint32_t kind) noexcept {
+  return hash_key(key_of(e.local, e.local_port, e.remote, e.remote_port, e.proto, kind));
+}
+
 bool SocketTable::better(const Entry& a, std::uint32_t a_kind, const Entry& b,
                          std::uint32_t b_kind) const noexcept {
   if (a.alive != b.alive) return a.alive;
@@ -355,12 +365,7 @@ void SocketTable::rebuild_index() {
 
 void SocketTable::prefetch_slots(const Entry& e) const noexcept {
   __builtin_prefetch(&identities_[hash_identity(e.netns, e.inode) & identity_mask_], 1);
-  if (!e.has_owner) return;
-  const std::uint64_t h =
-      e.remote_port != 0
-          ? hash_key(key_of(e.local, e.local_port, e.remote, e.remote_port, e.proto, kind_exact))
-          : hash_key(key_of(e.local, e.local_port, e.remote, 0, e.proto, kind_local));
-  __builtin_prefetch(&index_[h & index_mask_], 1);
+  if (e.has_owner) __builtin_prefetch(&index_[key_hash(e, main_kind(e)) & index_mask_], 1);
 }
 
 void SocketTable::index_entry(std::size_t i) {
@@ -374,15 +379,11 @@ void SocketTable::index_entry(std::size_t i) {
   }
   if (!e.has_owner) return;
   const std::uint32_t ref = static_cast<std::uint32_t>(i) << 2;
-  if (e.remote_port != 0) {
-    index_insert(hash_key(key_of(e.local, e.local_port, e.remote, e.remote_port, e.proto, kind_exact)),
-                 ref | kind_exact);
-    return;
-  }
-  // Not connected: found by its local address, which may be the wildcard.
-  index_insert(hash_key(key_of(e.local, e.local_port, e.remote, 0, e.proto, kind_local)), ref | kind_local);
-  if (e.family == 6 && !e.v6only && e.local == any6)
-    index_insert(hash_key(key_of(e.local, e.local_port, e.remote, 0, e.proto, kind_any4)), ref | kind_any4);
+  const std::uint32_t kind = main_kind(e);
+  index_insert(key_hash(e, kind), ref | kind);
+  // Not connected and on ::, taking IPv4 too: also found by the IPv4 wildcard.
+  if (kind == kind_local && e.family == 6 && !e.v6only && e.local == any6)
+    index_insert(key_hash(e, kind_any4), ref | kind_any4);
 }
 
 std::size_t SocketTable::resolve_flow(std::uint8_t proto, const IpAddress& a_in, std::uint16_t a_port,

@@ -160,7 +160,10 @@ class SocketTable {
   void sync_namespaces(std::uint64_t now_ns);
   void rebuild_index();
   void index_entry(std::size_t i);
-  void prefetch_slots(const Entry& e) const noexcept;  // its identity and its lookup keys
+  void prefetch_slots(const Entry& e) const noexcept;
+  static std::uint32_t main_kind(const Entry& e) noexcept;
+  static std::uint64_t key_hash(const Entry& e,
+                                std::uint32_t kind) noexcept;  // its identity and its lookup keys
   void index_insert(std::uint64_t hash, std::uint32_t ref);
   bool better(const Entry& a, std::uint32_t a_kind, const Entry& b, std::uint32_t b_kind) const noexcept;
   std::size_t find_identity(std::uint64_t netns, std::uint64_t inode) const noexcept;
