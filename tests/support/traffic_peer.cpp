@@ -13,8 +13,9 @@
 //   traffic_peer udp-server --listen ADDR:PORT [--datagrams N]
 //       an unconnected socket; answers each datagram with one of the same size, to its sender;
 //       stops after N datagrams (0 = until idle).
-//   traffic_peer udp-client --to ADDR:PORT (--connected | --unconnected) --datagrams N --size S
-//       sends N datagrams of S bytes, one at a time, each after the answer to the previous one.
+//   traffic_peer udp-client --to ADDR:PORT (--connected | --unconnected) --datagrams N --size S [--hold-ms M]
+//       sends N datagrams of S bytes, one at a time, each after the answer to the previous one; keeps
+//       the socket M ms after the last answer, then closes it.
 //
 // Common options:
 //   --go-file PATH        before any traffic, print "ready" and wait until PATH exists (the test
@@ -496,6 +497,7 @@ int udp_client(const Options& o) {
     f.received += static_cast<std::uint64_t>(r);
     ++f.datagrams_received;
   }
+  if (o.hold_ms > 0) std::this_thread::sleep_for(std::chrono::milliseconds(o.hold_ms));
   // Unconnected: the port was bound by the first sendto, the address is whatever the route gave.
   f.local = local_of(fd);
   if (o.unconnected) {
