@@ -66,23 +66,27 @@ Attribution::Attribution(AttributionOptions options, SocketTable table)
     : options_(std::move(options)), table_(std::move(table)) {}
 
 core::Result<std::unique_ptr<Attribution>> Attribution::start(AttributionOptions options) {
-  auto table = SocketTable::open(options.sockets);
-  if (!table) return core::Error{"process attribution: " + table.error()};
-  std::unique_ptr<Attribution> a(new Attribution(std::move(options), std::move(table).value()));
-  const std::uint64_t now = core::monotonic_ns();
-  if (auto st = a->table_.refresh(now); !st.ok()) return core::Error{"process attribution: " + st.error()};
-  a->last_refresh_mono_ = now;
-  if (a->options_.trace_tcp_close) {
-    auto tracer = TcpCloseTracer::open();
-    if (tracer) {
-      a->tracer_ = std::move(tracer).value();
+  std::unique_ptr<TcpCloseTracer> tracer;
+  if (options.trace_tcp_close) {
+    auto t = TcpCloseTracer::open();
+    if (t) {
+      tracer = std::move(t).value();
     } else {
       log::warn(
           "process attribution without TCP close tracing: connections shorter than a refresh may be "
           "charged to unknown",
-          {{"error", tracer.error()}});
+          {{"error", t.error()}});
     }
   }
+  // The kernel reports TCP closes: the connected sockets need not be dumped every refresh.
+  if (tracer) options.sockets.tcp_connected_dump_every = options.tcp_connected_dump_every_traced;
+  auto table = SocketTable::open(options.sockets);
+  if (!table) return core::Error{"process attribution: " + table.error()};
+  std::unique_ptr<Attribution> a(new Attribution(std::move(options), std::move(table).value()));
+  a->tracer_ = std::move(tracer);
+  const std::uint64_t now = core::monotonic_ns();
+  if (auto st = a->table_.refresh(now); !st.ok()) return core::Error{"process attribution: " + st.error()};
+  a->last_refresh_mono_ = now;
   ++a->health_.refreshes;
   a->refresh_local_addresses();
   a->last_tick_ns_ = core::realtime_ns();
@@ -364,7 +368,7 @@ void Attribution::publish(std::uint64_t now_ns) {
   std::sort(r->unknown.begin(), r->unknown.end(),
             [](const UnknownTraffic& a, const UnknownTraffic& b) { return a.protocol < b.protocol; });
   const SocketTableStats& rs = table_.last_refresh();
-  r->sockets = rs.sockets;
+  r->sockets = rs.sockets + rs.carried;
   r->namespaces = rs.namespaces;
   r->last_refresh_seconds = static_cast<double>(rs.total_ns) / 1e9;
   r->flow_queries = table_.flow_queries();

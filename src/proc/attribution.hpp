@@ -45,6 +45,9 @@ struct AttributionOptions {
   // Trace TCP closes (TcpCloseTracer) so that connections shorter than a refresh are charged to
   // their process; when it cannot be set up (no libbpf, not root) a warning says so.
   bool trace_tcp_close = true;
+  // With TCP closes traced, connected TCP sockets are dumped every this many refreshes
+  // (SocketTableOptions::tcp_connected_dump_every); without, every refresh.
+  std::size_t tcp_connected_dump_every_traced = 10;
   std::size_t history_seconds = 60;
   double ewma_alpha = 0.3;
   // A process that has exited, or that moved nothing for this long, is dropped from the report.
@@ -58,7 +61,7 @@ struct AttributionReport {
   std::vector<ProcessTraffic> processes;  // every process charged with traffic, by pid
   std::vector<UnknownTraffic> unknown;    // by protocol
   // Health.
-  std::uint64_t sockets = 0;  // in the last refresh, all namespaces
+  std::uint64_t sockets = 0;  // in the last refresh (dumped, or connected TCP kept), all namespaces
   std::uint64_t namespaces = 0;
   std::uint64_t namespace_errors = 0;  // cumulative
   std::uint64_t refreshes = 0;

@@ -144,6 +144,7 @@ void SocketTable::sync_namespaces(std::uint64_t now_ns) {
     // The pid may have gone, or moved, since the process table read it: try again next refresh.
     if (diag->netns() != ns.inode) continue;
     namespaces_.push_back({std::move(*diag), ns.inode});
+    tcp_dump_due_ = true;  // its connected sockets were never dumped
   }
 }
 
@@ -169,10 +170,16 @@ core::Status SocketTable::refresh(std::uint64_t now_ns) {
   const std::uint64_t t1 = core::monotonic_ns();
 
   sync_namespaces(now_ns);
+  // Connected TCP sockets when due; else listeners only (the kernel then skips its established hash).
+  const bool tcp_full = tcp_dump_due_ || options_.tcp_connected_dump_every <= 1 ||
+                        refreshes_since_tcp_dump_ + 1 >= options_.tcp_connected_dump_every;
+  DumpFilter filter = options_.filter;
+  if (!tcp_full) filter.tcp_states &= state_bit(SocketState::listen);
+  filter.tcp = filter.tcp && filter.tcp_states != 0;
   dumped_.clear();
   for (std::size_t i = 0; i < namespaces_.size(); ++i) {
     const std::size_t before = dumped_.size();
-    auto st = namespaces_[i].diag.dump(dumped_, options_.filter);
+    auto st = namespaces_[i].diag.dump(dumped_, filter);
     if (st.ok()) {
       ++stats_.namespaces;
       continue;
@@ -186,6 +193,13 @@ core::Status SocketTable::refresh(std::uint64_t now_ns) {
     --i;
   }
   sockets_.swap(dumped_);
+  if (tcp_full) {
+    tcp_dump_due_ = false;
+    refreshes_since_tcp_dump_ = 0;
+  } else {
+    ++refreshes_since_tcp_dump_;
+  }
+  stats_.tcp_connected_dumped = tcp_full;
   const std::uint64_t t2 = core::monotonic_ns();
 
   // Owners; inodes no known process holds are looked for, each once. The lookups are random
@@ -242,8 +256,20 @@ core::Status SocketTable::refresh(std::uint64_t now_ns) {
     else
       ++stats_.unknown;
   }
+  auto dumped_namespace = [&](std::uint64_t netns) {
+    return netns == own_netns_ || std::any_of(namespaces_.begin(), namespaces_.end(),
+                                              [&](const Namespace& n) { return n.inode == netns; });
+  };
   for (std::size_t i = 0; i < entries_.size(); ++i) {
-    if (seen_[i] || !entries_[i].has_owner) continue;
+    if (seen_[i]) continue;
+    if (!tcp_full && entries_[i].alive && entries_[i].proto == proto_tcp && entries_[i].remote_port != 0 &&
+        dumped_namespace(entries_[i].netns)) {  // not asked for this time: as it was
+      next_entries_.push_back(entries_[i]);
+      ++stats_.carried;
+      ++(entries_[i].has_owner ? stats_.owned : stats_.unknown);
+      continue;
+    }
+    if (!entries_[i].has_owner) continue;
     Entry e = entries_[i];
     if (e.alive) {
       e.alive = false;
@@ -436,6 +462,15 @@ bool SocketTable::record_close(std::int32_t pid, const IpAddress& local, std::ui
     p = processes_.find_pid(pid);
   }
   if (p == nullptr) return false;
+  // The socket the table knows for this connection, if any, is closed now: kept for the grace period
+  // like the record below, and a new connection on the same 5-tuple is looked up afresh.
+  if (auto o = lookup(proto_tcp, local, local_port, remote, remote_port, now_ns);
+      o && o->match == MatchKind::exact && !o->closed) {
+    if (const std::size_t i = find_identity(o->netns, o->inode); i != npos) {
+      entries_[i].alive = false;
+      entries_[i].closed_ns = now_ns;
+    }
+  }
   SocketEntry e;
   e.local = normalized(local);
   e.remote = normalized(remote);

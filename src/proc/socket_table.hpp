@@ -66,11 +66,21 @@ struct SocketTableOptions {
   bool other_namespaces = true;
   std::uint64_t namespace_retry_ns = 30'000'000'000ULL;
   DumpFilter filter;
+  // Connected TCP sockets are dumped every this many refreshes (and on the first refresh, and
+  // whenever a namespace is added); the other refreshes dump listeners and UDP only, which the
+  // kernel does without walking its table of connections, and keep the connected TCP sockets they
+  // knew alive. 1 = every refresh. Only worth more where something else reports TCP closes
+  // (proc::CloseTracer, see Attribution) and new connections are looked up by their first packet
+  // (resolve_flow): then a socket that closed stays alive in the table for at most this many
+  // refreshes, and it is its own process that it keeps answering for.
+  std::size_t tcp_connected_dump_every = 1;
 };
 
 // What the last refresh did and what it cost (nanoseconds of the clock core::monotonic_ns).
 struct SocketTableStats {
   std::size_t sockets = 0;           // dumped, all namespaces
+  std::size_t carried = 0;           // connected TCP sockets kept from earlier dumps (not dumped)
+  bool tcp_connected_dumped = true;  // whether this refresh dumped the connected TCP sockets
   std::size_t namespaces = 0;        // dumped
   std::size_t namespace_errors = 0;  // namespaces that could not be opened or dumped
   std::size_t owned = 0;             // live sockets with a known process
@@ -195,6 +205,8 @@ class SocketTable {
   std::uint64_t closes_recorded_ = 0;
   std::size_t index_keys_ = 0;                       // keys in index_ (kept across failed refreshes)
   std::uint64_t new_pid_scan_ns_ = 0;                // the pass (its now_ns) that last read new pids
+  std::size_t refreshes_since_tcp_dump_ = 0;         // see tcp_connected_dump_every
+  bool tcp_dump_due_ = true;                         // first refresh, new namespace
   std::uint64_t next_synthetic_inode_ = 1ULL << 63;  // identities of recorded closes (no inode)
 };
 

@@ -902,6 +902,103 @@ TEST(SocketTable, AShortLivedConnectionIsAttributedAfterItCloses) {
   EXPECT_EQ(o->process.pid, getpid());
 }
 
+// A TCP connection in this process: listener, client and the accepted end.
+struct Connection {
+  UniqueFd listener, client, server;
+  std::uint16_t lport = 0, cport = 0;
+  explicit Connection(const char* addr = "127.0.0.1") {
+    listener.reset(open_socket(addr, SOCK_STREAM));
+    socklen_t len;
+    auto ss = test::make_sockaddr(addr, 0, len);
+    EXPECT_EQ(bind(listener.get(), reinterpret_cast<const sockaddr*>(&ss), len), 0);
+    EXPECT_EQ(listen(listener.get(), 4), 0);
+    lport = static_cast<std::uint16_t>(local_port(listener.get()));
+    client.reset(open_socket(addr, SOCK_STREAM));
+    ss = test::make_sockaddr(addr, lport, len);
+    EXPECT_EQ(connect(client.get(), reinterpret_cast<const sockaddr*>(&ss), len), 0);
+    server.reset(accept4(listener.get(), nullptr, nullptr, SOCK_CLOEXEC));
+    cport = static_cast<std::uint16_t>(local_port(client.get()));
+  }
+};
+
+TEST(SocketTable, ConnectedTcpIsDumpedEveryNthRefreshAndKeptAsItWasInBetween) {
+  proc::SocketTableOptions opts;
+  opts.tcp_connected_dump_every = 3;  // refreshes 1, 4, 7, ... dump connected TCP sockets
+  auto table = SocketTable::open(opts);
+  ASSERT_TRUE(table.ok()) << table.error();
+  SocketTable& t = *table;
+  const auto lo = ip("127.0.0.1");
+  auto first = std::make_unique<Connection>();
+  const std::uint16_t lport = first->lport, cport = first->cport;
+  const std::uint64_t client_inode = inode_of(first->client.get());
+
+  ASSERT_TRUE(t.refresh(1 * second).ok());
+  EXPECT_TRUE(t.last_refresh().tcp_connected_dumped);
+  ASSERT_NE(find_inode(t.sockets(), client_inode), nullptr);
+
+  // Closed before refresh 2, which dumps listeners and UDP only: the connection is kept as it was,
+  // alive, and still answers for this process.
+  first->client.reset();
+  first->server.reset();
+  auto second_conn = std::make_unique<Connection>();
+  ASSERT_TRUE(t.refresh(2 * second).ok());
+  EXPECT_FALSE(t.last_refresh().tcp_connected_dumped);
+  EXPECT_GE(t.last_refresh().carried, 2U);
+  EXPECT_EQ(find_inode(t.sockets(), client_inode), nullptr);                           // not dumped
+  EXPECT_NE(find_inode(t.sockets(), inode_of(second_conn->listener.get())), nullptr);  // listeners are
+  auto o = t.lookup(proc::proto_tcp, lo, cport, lo, lport, 2 * second);
+  ASSERT_TRUE(o.has_value());
+  EXPECT_EQ(o->inode, client_inode);
+  EXPECT_FALSE(o->closed);
+  EXPECT_EQ(o->process.pid, getpid());
+  // A connection opened since the last full dump is not in the table (its first packet would look
+  // it up: resolve_flow); its client end matches nothing, its accepted end its listener (a live
+  // answer: resolve_flow places the client end only).
+  EXPECT_FALSE(t.lookup(proc::proto_tcp, lo, second_conn->cport, lo, second_conn->lport, 2 * second));
+  EXPECT_EQ(t.lookup(proc::proto_tcp, lo, second_conn->lport, lo, second_conn->cport, 2 * second)->match,
+            MatchKind::local);
+  EXPECT_EQ(t.resolve_flow(proc::proto_tcp, lo, second_conn->cport, lo, second_conn->lport, 2 * second), 1U);
+  ASSERT_TRUE(t.refresh(3 * second).ok());
+  EXPECT_FALSE(t.last_refresh().tcp_connected_dumped);
+  o = t.lookup(proc::proto_tcp, lo, second_conn->cport, lo, second_conn->lport, 3 * second);
+  ASSERT_TRUE(o.has_value());  // what resolve_flow placed is kept too
+  EXPECT_EQ(o->inode, inode_of(second_conn->client.get()));
+  EXPECT_FALSE(o->closed);
+
+  // Refresh 4 dumps them again: the first connection is found gone, the second is there.
+  ASSERT_TRUE(t.refresh(4 * second).ok());
+  EXPECT_TRUE(t.last_refresh().tcp_connected_dumped);
+  EXPECT_EQ(t.last_refresh().carried, 0U);
+  o = t.lookup(proc::proto_tcp, lo, cport, lo, lport, 4 * second);
+  ASSERT_TRUE(o.has_value());
+  EXPECT_TRUE(o->closed);
+  EXPECT_NE(find_inode(t.sockets(), inode_of(second_conn->client.get())), nullptr);
+}
+
+TEST(SocketTable, ARecordedCloseClosesTheKnownSocketOfThatConnection) {
+  auto table = SocketTable::open();
+  ASSERT_TRUE(table.ok()) << table.error();
+  const auto lo = ip("127.0.0.1");
+  Connection c;
+  ASSERT_TRUE(table->refresh(1 * second).ok());
+  auto o = table->lookup(proc::proto_tcp, lo, c.cport, lo, c.lport, 1 * second);
+  ASSERT_TRUE(o.has_value());
+  EXPECT_FALSE(o->closed);
+  // As the close tracer reports it (the socket itself is still open: only the table's view changes).
+  ASSERT_TRUE(table->record_close(getpid(), lo, c.cport, lo, c.lport, 1 * second + 1));
+  o = table->lookup(proc::proto_tcp, lo, c.cport, lo, c.lport, 1 * second + 1);
+  ASSERT_TRUE(o.has_value());
+  EXPECT_TRUE(o->closed);
+  EXPECT_EQ(o->process.pid, getpid());
+  // So the first packet of a new connection on this 5-tuple is looked up in the kernel again (the
+  // client end: the accepted end's close is not recorded, it still answers).
+  EXPECT_EQ(table->resolve_flow(proc::proto_tcp, lo, c.cport, lo, c.lport, 1 * second + 2), 1U);
+  o = table->lookup(proc::proto_tcp, lo, c.cport, lo, c.lport, 1 * second + 2);
+  ASSERT_TRUE(o.has_value());
+  EXPECT_FALSE(o->closed);
+  EXPECT_EQ(o->inode, inode_of(c.client.get()));
+}
+
 TEST(SocketTable, ASocketOfAKnownProcessIsPlacedByATargetedReRead) {
   proc::SocketTableOptions opts;
   opts.processes.rescan_per_refresh = 0;  // only the targeted re-reads can find it
