@@ -395,3 +395,10 @@ if [[ ${#ratios[@]} -gt 0 ]]; then
 else
   echo "ratio flowpulse / nethogs: not measured (target: at most 0.1)"
 fi
+
+# The farm lets its sockets go when its stdin closes.
+if [[ -n "$farm" ]]; then
+  exec 9>&-
+  wait "$farm_pid" 2>/dev/null || true
+  forget "$farm_pid"
+fi
