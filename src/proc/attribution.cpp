@@ -284,20 +284,15 @@ void Attribution::charge(const engine::FlowDelta& d, std::uint64_t now_mono) {
     health_.unknown_bytes += d.bytes;
     return;
   }
-  if (out) {
-    Account& a = account(out->process, now_mono);
-    a.traffic.out_bytes += d.bytes;
-    a.traffic.out_packets += d.packets;
-    a.tick_out += d.bytes;
+  auto charge_side = [&](const SocketOwner& owner, bool outbound) {
+    Account& a = account(owner.process, now_mono);
+    (outbound ? a.traffic.out_bytes : a.traffic.in_bytes) += d.bytes;
+    (outbound ? a.traffic.out_packets : a.traffic.in_packets) += d.packets;
+    (outbound ? a.tick_out : a.tick_in) += d.bytes;
     health_.charged_bytes += d.bytes;
-  }
-  if (in) {
-    Account& a = account(in->process, now_mono);
-    a.traffic.in_bytes += d.bytes;
-    a.traffic.in_packets += d.packets;
-    a.tick_in += d.bytes;
-    health_.charged_bytes += d.bytes;
-  }
+  };
+  if (out) charge_side(*out, true);
+  if (in) charge_side(*in, false);
 }
 
 Attribution::Account& Attribution::account(const ProcessKey& key, std::uint64_t now_mono) {

@@ -47,6 +47,11 @@ std::string read_text(const std::filesystem::path& p);
 // its length for bind/connect.
 sockaddr_storage make_sockaddr(const std::string& addr, int port, socklen_t& len);
 
+// The local port (host order) of a socket fd, IPv4 or IPv6; 0 when it has none.
+std::uint16_t local_port(int fd);
+// The inode of a socket fd, as /proc/<pid>/fd and sock_diag name it.
+std::uint64_t inode_of(int fd);
+
 // A free port on loopback for `type` (SOCK_STREAM or SOCK_DGRAM), found by binding port 0.
 std::uint16_t free_port(int type);
 

@@ -49,19 +49,8 @@ constexpr std::uint8_t tcp = proc::proto_tcp, udp = proc::proto_udp, icmp = 1;
 
 // ---- sockets ---------------------------------------------------------------------------------
 
-std::uint16_t port_of(int fd) {
-  sockaddr_storage ss{};
-  socklen_t len = sizeof ss;
-  getsockname(fd, reinterpret_cast<sockaddr*>(&ss), &len);
-  return ntohs(ss.ss_family == AF_INET6 ? reinterpret_cast<sockaddr_in6*>(&ss)->sin6_port
-                                        : reinterpret_cast<sockaddr_in*>(&ss)->sin_port);
-}
-
-std::uint64_t inode_of(int fd) {
-  struct stat st {};
-  fstat(fd, &st);
-  return st.st_ino;
-}
+using test::inode_of;
+using test::local_port;
 
 // A socket of the family of `addr` (dual-stack when IPv6), bound to (addr, port).
 UniqueFd bound_socket(const std::string& addr, int type, int port = 0) {
@@ -94,13 +83,13 @@ struct TcpPair {
   explicit TcpPair(const std::string& addr) {
     listener = bound_socket(addr, SOCK_STREAM);
     EXPECT_EQ(listen(listener.get(), 4), 0);
-    server_port = port_of(listener.get());
+    server_port = local_port(listener.get());
     const bool v6 = addr.find(':') != std::string::npos;
     client.reset(::socket(v6 ? AF_INET6 : AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
     connect_to(client.get(), addr, server_port);
     server.reset(accept4(listener.get(), nullptr, nullptr, SOCK_CLOEXEC));
     EXPECT_TRUE(server.valid()) << std::strerror(errno);
-    client_port = port_of(client.get());
+    client_port = local_port(client.get());
   }
   void close_all() {
     client.reset();
@@ -264,8 +253,8 @@ TEST(Attribution, ConnectedAndUnconnectedUdpOnLoopbackChargeBothEnds) {
   // found by its exact 5-tuple, the server by its local address.
   UniqueFd server = bound_socket("127.0.0.1", SOCK_DGRAM);
   UniqueFd client = bound_socket("127.0.0.1", SOCK_DGRAM);
-  connect_to(client.get(), "127.0.0.1", port_of(server.get()));
-  const std::uint16_t sp = port_of(server.get()), cp = port_of(client.get());
+  connect_to(client.get(), "127.0.0.1", local_port(server.get()));
+  const std::uint16_t sp = local_port(server.get()), cp = local_port(client.get());
   auto a = start();
   ASSERT_NE(a, nullptr);
   auto r = tick(*a, now_tick(),
@@ -364,7 +353,7 @@ std::string host_address() {
 TEST(Attribution, AWildcardSocketTakesOnlyTrafficToALocalAddress) {
   UniqueFd any4 = bound_socket("0.0.0.0", SOCK_DGRAM);
   UniqueFd any6 = bound_socket("::", SOCK_DGRAM);  // dual-stack
-  const std::uint16_t p4 = port_of(any4.get()), p6 = port_of(any6.get());
+  const std::uint16_t p4 = local_port(any4.get()), p6 = local_port(any6.get());
   const std::string host = host_address();
   auto a = start();
   ASSERT_NE(a, nullptr);
@@ -460,7 +449,7 @@ ShortLived short_lived_flows(Attribution& a, engine::NewFlowRing* ring, Settle s
     TcpPair c(addr);
     UniqueFd server = bound_socket(addr, SOCK_DGRAM);
     UniqueFd client = bound_socket(addr, SOCK_DGRAM);
-    const std::uint16_t sp = port_of(server.get()), cp = port_of(client.get());
+    const std::uint16_t sp = local_port(server.get()), cp = local_port(client.get());
     if (ring != nullptr) {
       EXPECT_TRUE(ring->push(FiveTuple{ip(addr), ip(addr), c.client_port, c.server_port, tcp}));
       EXPECT_TRUE(ring->push(FiveTuple{ip(addr), ip(addr), cp, sp, udp}));
@@ -559,7 +548,7 @@ TEST(Attribution, NewFlowsOverTheQueryBudgetAreSkippedAndCounted) {
 TEST(Attribution, HistoryRatesAndEwmaFollowTheTicks) {
   // One socket on 0.0.0.0: in from a remote host, out to it, so in and out differ.
   UniqueFd s = bound_socket("0.0.0.0", SOCK_DGRAM);
-  const std::uint16_t port = port_of(s.get());
+  const std::uint16_t port = local_port(s.get());
   auto in = [&](std::uint64_t bytes) { return delta(udp, "198.51.100.7", 53, "127.0.0.1", port, bytes, 1); };
   auto out = [&](std::uint64_t bytes) { return delta(udp, "127.0.0.1", port, "198.51.100.7", 53, bytes, 1); };
 
@@ -633,7 +622,7 @@ TEST(Attribution, HistoryRatesAndEwmaFollowTheTicks) {
 
 TEST(Attribution, HistorySecondsBoundsTheHistoryOldestFirst) {
   UniqueFd s = bound_socket("0.0.0.0", SOCK_DGRAM);
-  const std::uint16_t port = port_of(s.get());
+  const std::uint16_t port = local_port(s.get());
   auto o = base_options();
   o.history_seconds = 2;
   auto a = start(o);
@@ -656,7 +645,7 @@ TEST(Attribution, HistorySecondsBoundsTheHistoryOldestFirst) {
 
 TEST(Attribution, AProcessIdleForForgetAfterLeavesTheReport) {
   UniqueFd s = bound_socket("0.0.0.0", SOCK_DGRAM);
-  const std::uint16_t port = port_of(s.get());
+  const std::uint16_t port = local_port(s.get());
   auto o = base_options();
   o.forget_after_ns = 100'000'000ULL;  // 100 ms
   auto a = start(o);

@@ -63,13 +63,8 @@ constexpr std::uint64_t second = 1'000'000'000ULL;
 //   udp-connect ADDR PORT     bound to the any address of ADDR's family, then connected
 // then "READY", and it waits to be killed.
 
-int local_port(int fd) {
-  sockaddr_storage ss{};
-  socklen_t len = sizeof ss;
-  getsockname(fd, reinterpret_cast<sockaddr*>(&ss), &len);
-  return ntohs(ss.ss_family == AF_INET6 ? reinterpret_cast<sockaddr_in6*>(&ss)->sin6_port
-                                        : reinterpret_cast<sockaddr_in*>(&ss)->sin_port);
-}
+using test::inode_of;
+using test::local_port;
 
 int peer_port(int fd) {
   sockaddr_storage ss{};
@@ -77,12 +72,6 @@ int peer_port(int fd) {
   if (getpeername(fd, reinterpret_cast<sockaddr*>(&ss), &len) != 0) return 0;
   return ntohs(ss.ss_family == AF_INET6 ? reinterpret_cast<sockaddr_in6*>(&ss)->sin6_port
                                         : reinterpret_cast<sockaddr_in*>(&ss)->sin_port);
-}
-
-std::uint64_t inode_of(int fd) {
-  struct stat st {};
-  fstat(fd, &st);
-  return st.st_ino;
 }
 
 // Opens a socket of the family of `addr`; dual-stack (V6ONLY off) unless v6only.
