@@ -96,6 +96,15 @@ class RecordWriter {
     r = base;
     return r;
   }
+  // The writer's own base record, for decoders that add many records from one: reset it with
+  // new_base(), fill it, then add() copies it. A base kept in a decoder's local variable is held
+  // in registers and stored anew for every copy, whose wide loads then stall on those narrow
+  // stores (store forwarding fails): this one stays in memory.
+  FlowRecord& new_base() noexcept {
+    base_ = FlowRecord{};
+    return base_;
+  }
+  FlowRecord& add() noexcept { return add(base_); }
   // Takes back the last slot returned by add() (a record found invalid after all).
   void drop_last() noexcept { --flows_n_; }
 
@@ -122,6 +131,7 @@ class RecordWriter {
   }
 
   RecordSink& sink_;
+  FlowRecord base_;
   std::array<FlowRecord, batch> flows_;
   std::size_t flows_n_ = 0;
   std::array<InterfaceCounters, 16> counters_;

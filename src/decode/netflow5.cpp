@@ -70,7 +70,7 @@ void decode_netflow5(const Datagram& dg, RecordWriter& out, DecodeStats& stats) 
   const std::uint32_t sys_uptime = load_be32(p + 4);
   const std::uint64_t export_ns = std::uint64_t{load_be32(p + 8)} * 1'000'000'000ULL + load_be32(p + 12);
 
-  FlowRecord base;
+  FlowRecord& base = out.new_base();
   base.type = type;
   base.time_received_ns = dg.time_received_ns;
   base.sampler_address = dg.exporter;
@@ -89,10 +89,10 @@ void decode_netflow5(const Datagram& dg, RecordWriter& out, DecodeStats& stats) 
 
   const std::uint8_t* rec = p + fmt.header_size;
   for (std::uint16_t i = 0; i < count; ++i, rec += fmt.record_size) {
-    FlowRecord& r = out.add(base);
-    r.src_addr = IpAddress::v4_bytes(rec);
-    r.dst_addr = IpAddress::v4_bytes(rec + 4);
-    r.next_hop = IpAddress::v4_bytes(rec + 8);
+    FlowRecord& r = out.add();
+    r.src_addr.set_v4_bytes(rec);
+    r.dst_addr.set_v4_bytes(rec + 4);
+    r.next_hop.set_v4_bytes(rec + 8);
     r.in_if = load_be16(rec + 12);
     r.out_if = load_be16(rec + 14);
     r.raw_packets = load_be32(rec + 16);

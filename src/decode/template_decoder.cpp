@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cstddef>
 #include <cstring>
 #include <string_view>
 #include <unordered_map>
@@ -54,9 +55,26 @@ struct Op {
   std::uint8_t aux;
 };
 
+// A field a fixed-length data template copies as it stands into a member no other op writes: a
+// big-endian integer at record offset `from` into the FlowRecord member at byte offset `to`.
+// Grouped by shape (wire length, member width), each group is one loop with no dispatch per field:
+// most fields of real templates are such copies, and the per-field switch cost more than the copy.
+struct Move {
+  std::uint16_t from;
+  std::uint16_t to;
+};
+enum Shape : std::uint8_t { u8_be8, u16_be16, u32_be16, u32_be32, u64_be32, u64_be64, shape_count };
+struct AddressMove {
+  std::uint16_t from;
+  IpAddress FlowRecord::*to;
+};
+
 struct Template {
   std::vector<FieldSpec> fields;
-  std::vector<Op> ops;
+  std::vector<Op> ops;  // every mapped field, less the moves below
+  std::array<std::vector<Move>, shape_count> moves;
+  std::vector<AddressMove> v4_moves;
+  std::vector<AddressMove> v6_moves;
   std::uint32_t min_length = 0;  // the record length when !varlen
   std::uint16_t scope_count = 0;
   bool options = false;
@@ -265,10 +283,10 @@ inline bool all_zero(const std::uint8_t* p, std::size_t n) noexcept {
 // An address field fills its member unless the member is already set and this one is zero
 // (templates carrying both an IPv4 and an IPv6 field leave the unused one zero).
 inline void set_v4(IpAddress& a, const std::uint8_t* f) noexcept {
-  if (a.empty() || load_be32(f) != 0) a = IpAddress::v4_bytes(f);
+  if (a.empty() || load_be32(f) != 0) a.set_v4_bytes(f);
 }
 inline void set_v6(IpAddress& a, const std::uint8_t* f) noexcept {
-  if (a.empty() || !all_zero(f, 16)) a = IpAddress::v6_bytes(f);
+  if (a.empty() || !all_zero(f, 16)) a.set_v6_bytes(f);
 }
 
 template <bool Var>
@@ -385,6 +403,20 @@ inline void run_ops(const Template& t, const std::uint8_t* rec, const std::uint3
   }
 }
 
+// The moves of a fixed-length data template (see Move): before run_ops, which does the rest.
+inline void run_moves(const Template& t, const std::uint8_t* rec, FlowRecord& r) noexcept {
+  auto* out = reinterpret_cast<std::uint8_t*>(&r);
+  auto put = [out](std::uint16_t to, auto v) { std::memcpy(out + to, &v, sizeof v); };
+  for (const Move& m : t.moves[u8_be8]) put(m.to, rec[m.from]);
+  for (const Move& m : t.moves[u16_be16]) put(m.to, load_be16(rec + m.from));
+  for (const Move& m : t.moves[u32_be16]) put(m.to, std::uint32_t{load_be16(rec + m.from)});
+  for (const Move& m : t.moves[u32_be32]) put(m.to, load_be32(rec + m.from));
+  for (const Move& m : t.moves[u64_be32]) put(m.to, std::uint64_t{load_be32(rec + m.from)});
+  for (const Move& m : t.moves[u64_be64]) put(m.to, load_be64(rec + m.from));
+  for (const AddressMove& m : t.v4_moves) (r.*m.to).set_v4_bytes(rec + m.from);
+  for (const AddressMove& m : t.v6_moves) (r.*m.to).set_v6_bytes(rec + m.from);
+}
+
 // 1-in-N from sampling fields of one record; 0 if it carries none.
 std::uint32_t record_rate(const Scratch& s) noexcept {
   std::uint64_t rate = 0;
@@ -451,6 +483,89 @@ bool options_kind(Kind k) noexcept {
   }
 }
 
+static_assert(std::is_standard_layout_v<FlowRecord>);  // offsetof below
+
+// The FlowRecord member (byte offset, width) a kind copies an integer into unchanged, if it does.
+struct Member {
+  std::uint16_t offset = 0;
+  std::uint8_t width = 0;  // 0: the kind is not a plain copy
+};
+Member integer_member(Kind k) noexcept {
+  auto m = [](std::size_t offset, std::size_t width) {
+    return Member{static_cast<std::uint16_t>(offset), static_cast<std::uint8_t>(width)};
+  };
+  switch (k) {
+    case Kind::bytes: return m(offsetof(FlowRecord, raw_bytes), 8);
+    case Kind::packets: return m(offsetof(FlowRecord, raw_packets), 8);
+    case Kind::proto: return m(offsetof(FlowRecord, proto), 1);
+    case Kind::tos: return m(offsetof(FlowRecord, ip_tos), 1);
+    case Kind::tcp_flags: return m(offsetof(FlowRecord, tcp_flags), 1);
+    case Kind::src_port: return m(offsetof(FlowRecord, src_port), 2);
+    case Kind::dst_port: return m(offsetof(FlowRecord, dst_port), 2);
+    case Kind::in_if: return m(offsetof(FlowRecord, in_if), 4);
+    case Kind::out_if: return m(offsetof(FlowRecord, out_if), 4);
+    case Kind::src_as: return m(offsetof(FlowRecord, src_as), 4);
+    case Kind::dst_as: return m(offsetof(FlowRecord, dst_as), 4);
+    case Kind::next_hop_as: return m(offsetof(FlowRecord, next_hop_as), 4);
+    case Kind::src_mask: return m(offsetof(FlowRecord, src_prefix_len), 1);
+    case Kind::dst_mask: return m(offsetof(FlowRecord, dst_prefix_len), 1);
+    case Kind::ttl: return m(offsetof(FlowRecord, ip_ttl), 1);
+    case Kind::fragment_id: return m(offsetof(FlowRecord, fragment_id), 4);
+    case Kind::forwarding_status: return m(offsetof(FlowRecord, forwarding_status), 1);
+    default: return {};  // masked, converted, shared with another kind, or not an integer
+  }
+}
+
+// The address member a v4/v6 kind fills, or null.
+IpAddress FlowRecord::*address_member(Kind k) noexcept {
+  switch (k) {
+    case Kind::src_v4:
+    case Kind::src_v6: return &FlowRecord::src_addr;
+    case Kind::dst_v4:
+    case Kind::dst_v6: return &FlowRecord::dst_addr;
+    case Kind::next_hop_v4:
+    case Kind::next_hop_v6: return &FlowRecord::next_hop;
+    case Kind::bgp_next_hop_v4:
+    case Kind::bgp_next_hop_v6: return &FlowRecord::bgp_next_hop;
+    default: return nullptr;
+  }
+}
+
+// Takes the plain copies of a fixed-length data template out of its ops into its moves. A member
+// two ops write stays with the ops, which run in field order (the last one wins, an address is
+// not overwritten by a zero one): a move is the only writer of its member.
+void split_moves(Template& t) {
+  for (auto& m : t.moves) m.clear();
+  t.v4_moves.clear();
+  t.v6_moves.clear();
+  if (t.varlen || t.options) return;
+  auto writers = [&t](auto&& same) { return std::count_if(t.ops.begin(), t.ops.end(), same); };
+  std::vector<Op> rest;
+  for (const Op& op : t.ops) {
+    if (IpAddress FlowRecord::*a = address_member(op.kind)) {
+      const bool v6 = op.length == 16;
+      if (writers([&](const Op& o) { return address_member(o.kind) == a; }) == 1) {
+        (v6 ? t.v6_moves : t.v4_moves).push_back({op.offset, a});
+        continue;
+      }
+    } else if (const Member m = integer_member(op.kind); m.width != 0) {
+      int shape = -1;
+      if (op.length == 1 && m.width == 1) shape = u8_be8;
+      if (op.length == 2 && m.width == 2) shape = u16_be16;
+      if (op.length == 2 && m.width == 4) shape = u32_be16;
+      if (op.length == 4 && m.width == 4) shape = u32_be32;
+      if (op.length == 4 && m.width == 8) shape = u64_be32;
+      if (op.length == 8 && m.width == 8) shape = u64_be64;
+      if (shape >= 0 && writers([&](const Op& o) { return o.kind == op.kind; }) == 1) {
+        t.moves[static_cast<std::size_t>(shape)].push_back({op.offset, m.offset});
+        continue;
+      }
+    }
+    rest.push_back(op);
+  }
+  t.ops = std::move(rest);
+}
+
 // Turns a template's field list into ops. Returns the reason it is refused, or count_ if fine.
 DropReason compile(Template& t, std::uint8_t version, const Limits& limits) {
   struct Best {
@@ -510,6 +625,7 @@ DropReason compile(Template& t, std::uint8_t version, const Limits& limits) {
   // In record order, so the loop walks the record forwards.
   std::sort(t.ops.begin(), t.ops.end(), [](const Op& a, const Op& b) { return a.field < b.field; });
   t.icmp_from_port = !has_icmp && has_dst_port;
+  split_moves(t);
   return DropReason::count_;
 }
 
@@ -879,7 +995,7 @@ void TemplateDecoder::Impl::options_record(const Scratch& s, const SetContext& c
 
 void TemplateDecoder::Impl::decode_records(const Template& t, const std::uint8_t* p, std::size_t n,
                                            const SetContext& c, RecordWriter& out, DecodeStats& stats) {
-  FlowRecord base;
+  FlowRecord& base = out.new_base();
   base.type = c.version == 9 ? FlowType::netflow9 : FlowType::ipfix;
   base.time_received_ns = c.received_ns;
   base.sequence_number = c.sequence;
@@ -900,8 +1016,9 @@ void TemplateDecoder::Impl::decode_records(const Template& t, const std::uint8_t
     }
     std::uint64_t k = 0;
     for (; n >= len; p += len, n -= len, ++k) {
-      FlowRecord& r = out.add(base);
+      FlowRecord& r = out.add();
       Scratch s;
+      run_moves(t, p, r);
       run_ops<false>(t, p, nullptr, nullptr, c, r, s);
       finish_record(t, c, r, s);
     }
@@ -954,7 +1071,7 @@ void TemplateDecoder::Impl::decode_records(const Template& t, const std::uint8_t
       run_ops<true>(t, p, offs, lens, c, scratch_record, s);
       options_record(s, c);
     } else {
-      FlowRecord& r = out.add(base);
+      FlowRecord& r = out.add();
       Scratch s;
       run_ops<true>(t, p, offs, lens, c, r, s);
       finish_record(t, c, r, s);

@@ -1256,6 +1256,30 @@ TEST_F(TemplateEngine, ReducedSizeAnd64BitCounters) {
   EXPECT_EQ(sink.all[1].packets, 0x2'0000'0002ULL);
 }
 
+TEST_F(TemplateEngine, AMemberTwoFieldsWriteIsFilledInFieldOrder) {
+  // Source address as IPv4 then IPv6 (the zero one does not overwrite), protocol in 2 bytes then
+  // in 1 (the later field wins): the decoder copies most fields in groups by shape, not in field
+  // order, and must not for these. Expected values are the ones this test writes.
+  auto m = Message::ipfix(1).set(2).tmpl(256, {{8, 4}, {27, 16}, {4, 2}, {4, 1}, {1, 4}});
+  const std::array<std::uint8_t, 16> v6 = {0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1};
+  const std::array<std::uint8_t, 16> zero{};
+  m.end_set().set(256);
+  m.u32(0x0a000001);
+  for (std::uint8_t b : v6) m.u8(b);
+  m.u16(6).u8(17).u32(100);
+  m.u32(0x0a000002);
+  for (std::uint8_t b : zero) m.u8(b);
+  m.u16(17).u8(6).u32(200);
+  send(m.end_set().done());
+  ASSERT_EQ(sink.all.size(), 2u);
+  EXPECT_EQ(sink.all[0].src_addr, IpAddress::v6_bytes(v6.data()));
+  EXPECT_EQ(sink.all[0].proto, 17);
+  EXPECT_EQ(sink.all[0].bytes, 100u);
+  EXPECT_EQ(sink.all[1].src_addr, IpAddress::v4(0x0a000002));
+  EXPECT_EQ(sink.all[1].proto, 6);
+  EXPECT_EQ(sink.all[1].bytes, 200u);
+}
+
 TEST_F(TemplateEngine, DeltaCountersWinOverTotals) {
   auto m =
       Message::ipfix(1).set(2).tmpl(256, {{85, 8}, {1, 8}, {86, 8}, {2, 8}}).tmpl(257, {{85, 8}, {86, 8}});
