@@ -2,6 +2,8 @@
 
 #include <netdb.h>
 
+#include <bit>
+
 #include "core/ip_address.hpp"
 
 namespace flowpulse::engine {
@@ -62,40 +64,61 @@ core::Result<std::vector<Dimensions>> compile_dimensions(const std::vector<confi
     }
     d.src_lookup = (d.mask & src_enrichment) != 0;
     d.dst_lookup = (d.mask & dst_enrichment) != 0;
+    for (const bool v4 : {true, false}) {
+      std::array<std::uint8_t, 16> ones;
+      ones.fill(0xff);
+      mask_address(ones, v4, v4 ? d.ipv4_prefix : d.ipv6_prefix);
+      std::memcpy(v4 ? d.ipv4_mask.data() : d.ipv6_mask.data(), ones.data(), 16);
+    }
     out.push_back(std::move(d));
   }
   return out;
 }
 
-void make_key(const FlowRecord& r, const Dimensions& d, std::uint8_t set_index, ShardKey& k) noexcept {
-  k = ShardKey{};
-  k.set = set_index;
+static_assert(std::endian::native == std::endian::little);  // make_key packs fields into words
+
+std::uint64_t make_key(const FlowRecord& r, const Dimensions& d, std::uint8_t set_index,
+                       ShardKey& out) noexcept {
   const std::uint32_t m = d.mask;
-  auto on = [m](Label l) { return (m >> static_cast<unsigned>(l)) & 1U; };
+  auto on = [m](Label l) -> bool { return (m >> static_cast<unsigned>(l)) & 1U; };
+  struct Pair {
+    std::uint64_t lo = 0, hi = 0;
+  };
+  auto words = [](const IpAddress& a) {
+    Pair p;
+    std::memcpy(&p.lo, a.bytes.data(), 8);
+    std::memcpy(&p.hi, a.bytes.data() + 8, 8);
+    return p;
+  };
   // An address to be looked up stays whole; enrich_key masks or drops it after the lookup.
-  if (d.src_lookup) {
-    k.src_addr = r.src_addr.bytes;
-    if (on(Label::src_asn)) k.src_as = r.src_as;  // the export's AS, in case it wins over the database's
-  } else if (on(Label::src_addr)) {
-    k.src_addr = r.src_addr.bytes;
-    mask_address(k.src_addr, r.src_addr.family != 6, r.src_addr.family == 6 ? d.ipv6_prefix : d.ipv4_prefix);
-  }
-  if (d.dst_lookup) {
-    k.dst_addr = r.dst_addr.bytes;
-    if (on(Label::dst_asn)) k.dst_as = r.dst_as;
-  } else if (on(Label::dst_addr)) {
-    k.dst_addr = r.dst_addr.bytes;
-    mask_address(k.dst_addr, r.dst_addr.family != 6, r.dst_addr.family == 6 ? d.ipv6_prefix : d.ipv4_prefix);
-  }
-  if (on(Label::exporter)) k.exporter = r.sampler_address.bytes;
-  if (on(Label::src_port)) k.src_port = r.src_port;
-  if (on(Label::dst_port)) k.dst_port = r.dst_port;
-  if (on(Label::protocol)) k.proto = r.proto;
-  if (on(Label::in_if)) k.in_if = r.in_if;
-  if (on(Label::out_if)) k.out_if = r.out_if;
-  if (on(Label::src_as)) k.src_as = r.src_as;
-  if (on(Label::dst_as)) k.dst_as = r.dst_as;
-  if (on(Label::direction)) k.direction = static_cast<std::uint8_t>(r.direction);
+  auto address = [&](const IpAddress& a, bool lookup, Label label) {
+    if (!lookup && !on(label)) return Pair{};
+    Pair p = words(a);
+    if (lookup) return p;
+    const auto& mask = a.family == 6 ? d.ipv6_mask : d.ipv4_mask;
+    return Pair{p.lo & mask[0], p.hi & mask[1]};
+  };
+  // The words of ShardKey in its member order, kept in registers: see the header.
+  const Pair src = address(r.src_addr, d.src_lookup, Label::src_addr);
+  const Pair dst = address(r.dst_addr, d.dst_lookup, Label::dst_addr);
+  const Pair exporter = on(Label::exporter) ? words(r.sampler_address) : Pair{};
+  // The export's AS rides along with an address looked up for an ASN, in case it wins over the
+  // database's (config enrichment.as_source: flow).
+  const bool src_as = on(Label::src_as) || (d.src_lookup && on(Label::src_asn));
+  const bool dst_as = on(Label::dst_as) || (d.dst_lookup && on(Label::dst_asn));
+  const std::uint64_t ifs =
+      (on(Label::in_if) ? r.in_if : 0U) | std::uint64_t{on(Label::out_if) ? r.out_if : 0U} << 32;
+  const std::uint64_t as = (src_as ? r.src_as : 0U) | std::uint64_t{dst_as ? r.dst_as : 0U} << 32;
+  const std::uint64_t rest =
+      (on(Label::src_port) ? r.src_port : 0U) | std::uint64_t{on(Label::dst_port) ? r.dst_port : 0U} << 16 |
+      std::uint64_t{on(Label::protocol) ? r.proto : 0U} << 32 |
+      std::uint64_t{on(Label::direction) ? static_cast<std::uint8_t>(r.direction) : 0U} << 40 |
+      std::uint64_t{set_index} << 48;  // overflow (the top byte) is 0
+  auto* o = reinterpret_cast<unsigned char*>(&out);
+  auto put = [o](std::size_t word, std::uint64_t v) { std::memcpy(o + 8 * word, &v, 8); };
+  put(0, src.lo), put(1, src.hi), put(2, dst.lo), put(3, dst.hi), put(4, exporter.lo), put(5, exporter.hi);
+  put(6, ifs), put(7, as), put(8, rest);
+  return hash_words({src.lo, src.hi, dst.lo, dst.hi, exporter.lo, exporter.hi, ifs, as, rest});
 }
 
 namespace {

@@ -51,6 +51,9 @@ struct Dimensions {
   // The worker keeps the full address for the stats core to look up (which then masks or drops it).
   bool src_lookup = false;
   bool dst_lookup = false;
+  // The prefix masks of an address's 16 bytes (as two words in memory order), IPv4 and IPv6.
+  std::array<std::uint64_t, 2> ipv4_mask{~0ULL, ~0ULL};
+  std::array<std::uint64_t, 2> ipv6_mask{~0ULL, ~0ULL};
 
   bool has(Label l) const noexcept { return (mask >> static_cast<unsigned>(l)) & 1U; }
 };
@@ -75,11 +78,19 @@ struct ShardKey {
   std::uint8_t set = 0;       // index of the dimension set
   std::uint8_t overflow = 0;  // 1: the "other" entry of the set (all labels read "other")
 
+  // Word by word, inlined (a memcmp of 72 bytes is a library call per probe).
   friend bool operator==(const ShardKey& a, const ShardKey& b) noexcept {
-    return std::memcmp(&a, &b, sizeof a) == 0;
+    std::uint64_t x[9], y[9];
+    std::memcpy(x, &a, sizeof a);
+    std::memcpy(y, &b, sizeof b);
+    std::uint64_t diff = 0;
+    for (std::size_t i = 0; i < 9; ++i) diff |= x[i] ^ y[i];
+    return diff == 0;
   }
 };
 static_assert(sizeof(ShardKey) == 72);
+static_assert(offsetof(ShardKey, in_if) == 48 && offsetof(ShardKey, src_as) == 56 &&
+              offsetof(ShardKey, src_port) == 64 && offsetof(ShardKey, set) == 70);  // make_key's words
 static_assert(std::has_unique_object_representations_v<ShardKey>);
 
 // What the stats core aggregates by: the shard key's labels, then the enrichment labels it looks up
@@ -125,18 +136,19 @@ struct Counters {
   friend bool operator==(const Counters&, const Counters&) = default;
 };
 
-// The key of `r` in dimension set `set_index`.
-void make_key(const FlowRecord& r, const Dimensions& d, std::uint8_t set_index, ShardKey& out) noexcept;
+// The key of `r` in dimension set `set_index`; returns hash_key(out). It builds the key a word at
+// a time and hashes the words it holds: hashing the key back from memory right after writing it
+// field by field would make the CPU wait for those narrow stores (failed store forwarding).
+std::uint64_t make_key(const FlowRecord& r, const Dimensions& d, std::uint8_t set_index,
+                       ShardKey& out) noexcept;
 
 // The overflow ("other") key of a set.
 ShardKey shard_overflow_key(std::uint8_t set_index) noexcept;
 inline FlowKey overflow_key(std::uint8_t set_index) noexcept { return widen(shard_overflow_key(set_index)); }
 
-template <typename Key>
-inline std::uint64_t hash_key(const Key& k) noexcept {
-  static_assert(sizeof(Key) % 8 == 0);
-  std::uint64_t w[sizeof(Key) / 8];
-  std::memcpy(w, &k, sizeof k);
+// The hash of a key held as `N` 64-bit words (its bytes in memory order).
+template <std::size_t N>
+inline std::uint64_t hash_words(const std::uint64_t (&w)[N]) noexcept {
   std::uint64_t h = 0x9e3779b97f4a7c15ULL;
   for (std::uint64_t x : w) {
     h ^= x;
@@ -145,6 +157,14 @@ inline std::uint64_t hash_key(const Key& k) noexcept {
   }
   h *= 0x94d049bb133111ebULL;
   return h ^ (h >> 29);
+}
+
+template <typename Key>
+inline std::uint64_t hash_key(const Key& k) noexcept {
+  static_assert(sizeof(Key) % 8 == 0);
+  std::uint64_t w[sizeof(Key) / 8];
+  std::memcpy(w, &k, sizeof k);
+  return hash_words(w);
 }
 
 // Fills the enrichment labels of a key whose set needs them, then masks or drops the looked-up

@@ -12,6 +12,7 @@
 #include <span>
 #include <vector>
 
+#include "core/huge_array.hpp"
 #include "decode/decoder.hpp"
 #include "engine/flow_key.hpp"
 #include "engine/meter.hpp"
@@ -143,8 +144,8 @@ class FlowTable {
  private:
   std::size_t capacity_;
   std::size_t mask_;
-  std::unique_ptr<std::uint8_t[]> tags_;
-  std::unique_ptr<Entry[]> entries_;
+  core::HugeArray<std::uint8_t> tags_;
+  core::HugeArray<Entry> entries_;
   std::vector<std::uint32_t> used_;  // reserved to capacity: never reallocates
   std::vector<Counters> overflow_;   // per set
   std::uint64_t overflow_records_ = 0;
@@ -165,8 +166,7 @@ class ShardAggregator {
   void add(FlowTable& table, std::span<const FlowRecord> records) noexcept {
     for (std::size_t s = 0; s < dimensions_.size(); ++s) {
       for (std::size_t i = 0; i < records.size(); ++i) {
-        make_key(records[i], dimensions_[s], static_cast<std::uint8_t>(s), keys_[i]);
-        hashes_[i] = hash_key(keys_[i]);
+        hashes_[i] = make_key(records[i], dimensions_[s], static_cast<std::uint8_t>(s), keys_[i]);
         table.prefetch(hashes_[i]);
       }
       for (std::size_t i = 0; i < records.size(); ++i) {

@@ -38,7 +38,8 @@ FlowRecord record(const char* src, const char* dst, std::uint16_t sport, std::ui
 // The stats core's key of `r` in set 0 (as a worker makes it, widened).
 FlowKey key_of(const FlowRecord& r, const Dimensions& d) {
   ShardKey s;
-  make_key(r, d, 0, s);
+  const std::uint64_t h = make_key(r, d, 0, s);
+  EXPECT_EQ(h, hash_key(s));  // the hash it computes from its words is the key's
   return widen(s);
 }
 
