@@ -9,8 +9,8 @@ FlowTable::FlowTable(std::size_t capacity, std::size_t sets)
     : capacity_(capacity),
       // At most 3/4 full, so probe sequences stay short.
       mask_(std::bit_ceil(capacity + capacity / 3 + 1) - 1),
-      tags_(new std::uint8_t[mask_ + 1]()),
-      entries_(new Entry[mask_ + 1]),
+      tags_(mask_ + 1),
+      entries_(mask_ + 1),
       overflow_(sets) {
   used_.reserve(capacity);
 }

@@ -5,6 +5,7 @@
 #include <bit>
 #include <cstring>
 
+#include "core/huge_array.hpp"
 #include "engine/flow_key.hpp"
 
 namespace flowpulse::engine {
@@ -61,13 +62,13 @@ struct Meter::Cache {
   explicit Cache(std::uint32_t capacity)
       : capacity(capacity),
         mask(std::bit_ceil(std::size_t{capacity} + capacity / 3 + 1) - 1),
-        entries(new Entry[mask + 1]) {
+        entries(mask + 1) {
     dirty.reserve(mask + 1);
   }
 
   std::uint32_t capacity;
   std::size_t mask;
-  std::unique_ptr<Entry[]> entries;
+  core::HugeArray<Entry> entries;
   std::vector<std::uint32_t> dirty;  // slots changed since the last flush, each once
   std::uint32_t size = 0;
 };
@@ -311,7 +312,7 @@ void Meter::meter(const Packet& p, decode::RecordWriter& out) noexcept {
   e->tcp_flags |= p.tcp_flags;
   if (e->dirty == 0) {
     e->dirty = 1;
-    c.dirty.push_back(static_cast<std::uint32_t>(e - c.entries.get()));
+    c.dirty.push_back(static_cast<std::uint32_t>(e - c.entries.data()));
   }
 }
 

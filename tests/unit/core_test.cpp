@@ -1,11 +1,12 @@
-// Core helpers: wire reads, address formatting and parsing, JSON escaping, structured log lines and
-// the rate limiter.
+// Core helpers: huge-page arrays, wire reads, address formatting and parsing, JSON escaping, structured log
+// lines and the rate limiter.
 #include <gtest/gtest.h>
 
 #include <spdlog/sinks/ostream_sink.h>
 
 #include <sstream>
 
+#include "core/huge_array.hpp"
 #include "core/ip_address.hpp"
 #include "core/json.hpp"
 #include "core/log.hpp"
@@ -13,6 +14,29 @@
 
 namespace flowpulse {
 namespace {
+
+TEST(HugeArray, StartsZeroedBigOnesOnHugePageBoundaries) {
+  struct Slot {
+    std::uint64_t a = 0;
+    std::uint32_t b = 0;
+    std::uint32_t c = 0;
+  };
+  core::HugeArray<Slot> big(300'000);  // 4.8 MB: huge pages asked for
+  ASSERT_EQ(big.size(), 300'000u);
+  EXPECT_EQ(reinterpret_cast<std::uintptr_t>(big.data()) % core::HugeArray<Slot>::huge_page, 0u);
+  for (std::size_t i = 0; i < big.size(); i += 4099) EXPECT_EQ(big[i].a + big[i].b + big[i].c, 0u);
+  big[299'999].c = 7;  // the last element is inside the mapping
+  core::HugeArray<std::uint8_t> small(100);
+  small[99] = 1;
+  core::HugeArray<Slot> moved = std::move(big);
+  EXPECT_EQ(moved[299'999].c, 7u);
+  EXPECT_EQ(big.data(), nullptr);  // NOLINT(bugprone-use-after-move): a moved-from array is empty
+  // A type whose empty state is not all zeros is refused.
+  struct NotZero {
+    int v = 1;
+  };
+  EXPECT_THROW(core::HugeArray<NotZero>(4), std::bad_alloc);
+}
 
 TEST(Wire, ReadsBigEndianAndStopsAtTheEnd) {
   const std::uint8_t buf[] = {0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07};

@@ -1,0 +1,85 @@
+// A fixed-size array for the big hash tables a worker probes at random (flow-table shards, the
+// meter's flow cache): anonymous memory asked to be backed by transparent huge pages
+// (MADV_HUGEPAGE; this honours `madvise` mode, the Debian default). A random probe into a table of
+// several MiB on 4 KiB pages costs a TLB miss nearly every time, and on a VM that miss walks two
+// levels of page tables; on 2 MiB pages the table fits the TLB. Where the kernel gives no huge page
+// it is ordinary memory, as is an array smaller than one huge page. Elements start as all-zero bytes (the
+// kernel's zero pages, committed as they are first written), so T's empty state must be all zeros: the
+// constructor checks that.
+#pragma once
+
+#include <sys/mman.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <new>
+#include <type_traits>
+#include <utility>
+
+namespace flowpulse::core {
+
+template <typename T>
+class HugeArray {
+  static_assert(std::is_trivially_copyable_v<T> && std::is_trivially_destructible_v<T>);
+
+ public:
+  static constexpr std::size_t huge_page = std::size_t{2} << 20;
+
+  HugeArray() = default;
+  explicit HugeArray(std::size_t n) : size_(n) {
+    const T empty{};
+    static const unsigned char zeros[sizeof(T)] = {};
+    if (std::memcmp(&empty, zeros, sizeof(T)) != 0) throw std::bad_alloc();  // T's empty state is not zeros
+    if (n == 0) return;
+    const std::size_t wanted = n * sizeof(T);
+    if (wanted < huge_page) {  // smaller than one huge page: ordinary pages
+      void* p = ::mmap(nullptr, wanted, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+      if (p == MAP_FAILED) throw std::bad_alloc();
+      data_ = static_cast<T*>(p);
+      bytes_ = wanted;
+      return;
+    }
+    // Map one huge page more than needed and keep the aligned part: only 2 MiB-aligned ranges can
+    // be huge pages.
+    const std::size_t bytes = (wanted + huge_page - 1) / huge_page * huge_page;
+    void* p = ::mmap(nullptr, bytes + huge_page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED) throw std::bad_alloc();
+    auto* raw = static_cast<std::uint8_t*>(p);
+    const std::uintptr_t addr = reinterpret_cast<std::uintptr_t>(raw);
+    auto* aligned = reinterpret_cast<std::uint8_t*>((addr + huge_page - 1) & ~(huge_page - 1));
+    if (aligned != raw) ::munmap(raw, static_cast<std::size_t>(aligned - raw));
+    const std::size_t tail = static_cast<std::size_t>(raw + bytes + huge_page - (aligned + bytes));
+    if (tail != 0) ::munmap(aligned + bytes, tail);
+    (void)::madvise(aligned, bytes, MADV_HUGEPAGE);  // advice only: without THP these stay 4 KiB pages
+    data_ = reinterpret_cast<T*>(aligned);
+    bytes_ = bytes;
+  }
+  ~HugeArray() {
+    if (data_ != nullptr) ::munmap(data_, bytes_);
+  }
+  HugeArray(HugeArray&& o) noexcept
+      : data_(std::exchange(o.data_, nullptr)),
+        size_(std::exchange(o.size_, 0)),
+        bytes_(std::exchange(o.bytes_, 0)) {}
+  HugeArray& operator=(HugeArray&& o) noexcept {
+    std::swap(data_, o.data_);
+    std::swap(size_, o.size_);
+    std::swap(bytes_, o.bytes_);
+    return *this;
+  }
+  HugeArray(const HugeArray&) = delete;
+  HugeArray& operator=(const HugeArray&) = delete;
+
+  T& operator[](std::size_t i) noexcept { return data_[i]; }
+  const T& operator[](std::size_t i) const noexcept { return data_[i]; }
+  T* data() noexcept { return data_; }
+  std::size_t size() const noexcept { return size_; }
+
+ private:
+  T* data_ = nullptr;
+  std::size_t size_ = 0;
+  std::size_t bytes_ = 0;
+};
+
+}  // namespace flowpulse::core
