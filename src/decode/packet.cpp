@@ -106,7 +106,7 @@ void parse_ipv4_at(const std::uint8_t* data, std::size_t size, std::size_t off, 
     if (avail >= 2) info.tos = p[1];
     if (avail >= 9) info.ttl = p[8];
     if (avail >= 10) info.proto = p[9];
-    if (avail >= 16) info.src_addr = IpAddress::v4_bytes(p + 12);
+    if (avail >= 16) info.src_addr.set_v4_bytes(p + 12);
     info.truncated = true;
     return;
   }
@@ -121,8 +121,8 @@ void parse_ipv4_at(const std::uint8_t* data, std::size_t size, std::size_t off, 
   info.is_fragment = info.more_fragments || info.fragment_offset != 0;
   info.ttl = p[8];
   info.proto = p[9];
-  info.src_addr = IpAddress::v4_bytes(p + 12);
-  info.dst_addr = IpAddress::v4_bytes(p + 16);
+  info.src_addr.set_v4_bytes(p + 12);
+  info.dst_addr.set_v4_bytes(p + 16);
   if (ihl < 20 || info.ip_length < ihl) {
     info.malformed = true;
     return;
@@ -160,13 +160,13 @@ void parse_ipv6_at(const std::uint8_t* data, std::size_t size, std::size_t off, 
   // Until the extension headers are walked, the upper-layer protocol is known only if there are none.
   if (avail >= 7 && !is_ipv6_extension(p[6])) info.proto = p[6];
   if (avail >= 8) info.ttl = p[7];
-  if (avail >= 24) info.src_addr = IpAddress::v6_bytes(p + 8);
+  if (avail >= 24) info.src_addr.set_v6_bytes(p + 8);
   if (avail < 40) {
     info.truncated = true;
     return;
   }
   info.ip_version = 6;
-  info.dst_addr = IpAddress::v6_bytes(p + 24);
+  info.dst_addr.set_v6_bytes(p + 24);
   const std::size_t payload_len = load_be16(p + 4);
   // Payload length 0 is a jumbogram (its real length is in a hop-by-hop option): the capture bounds it.
   info.ip_length = static_cast<std::uint32_t>(payload_len == 0 ? avail : 40 + payload_len);

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <array>
 #include <bit>
+#include <cstddef>
 #include <cstring>
 
 #include "core/huge_array.hpp"
@@ -137,15 +138,25 @@ void Meter::process(const io::Frame& f, const decode::PacketInfo& info, decode::
   meter(p, out);
 }
 
+static_assert(std::endian::native == std::endian::little);  // fill_id packs fields into words
+
+std::uint64_t Meter::fill_id(FlowId& id, const IpAddress& src, const IpAddress& dst, std::uint16_t src_port,
+                             std::uint16_t dst_port, std::uint8_t proto, std::uint8_t ip_version,
+                             std::uint16_t port) noexcept {
+  static_assert(offsetof(FlowId, src_port) == 32 && offsetof(FlowId, port) == 38);
+  std::uint64_t w[5];
+  std::memcpy(&w[0], src.bytes.data(), 16);
+  std::memcpy(&w[2], dst.bytes.data(), 16);
+  w[4] = src_port | std::uint64_t{dst_port} << 16 | std::uint64_t{proto} << 32 |
+         std::uint64_t{ip_version} << 40 | std::uint64_t{port} << 48;
+  auto* o = reinterpret_cast<unsigned char*>(&id);
+  for (std::size_t i = 0; i < 5; ++i) std::memcpy(o + 8 * i, &w[i], 8);
+  return hash_words(w);
+}
+
 void Meter::make_packet(const io::Frame& f, const decode::PacketInfo& info, Packet& p) noexcept {
-  p.id.src = info.src_addr.bytes;
-  p.id.dst = info.dst_addr.bytes;
-  p.id.src_port = info.src_port;
-  p.id.dst_port = info.dst_port;
-  p.id.proto = info.proto;
-  p.id.used = info.ip_version;
-  p.id.port = f.port;
-  p.hash = hash_key(p.id);
+  p.hash = fill_id(p.id, info.src_addr, info.dst_addr, info.src_port, info.dst_port, info.proto,
+                   info.ip_version, f.port);
   p.time_ns = f.timestamp_ns;
   p.wire_len = f.wire_len;
   p.packets = 1;
@@ -210,14 +221,8 @@ void Meter::reassembled(const io::Frame& f, const decode::ReassembledDatagram& d
   }
   ++stats_.reassembled_metered;
   Packet p;
-  p.id.src = d.src_addr.bytes;
-  p.id.dst = d.dst_addr.bytes;
-  p.id.src_port = udp->src_port;
-  p.id.dst_port = udp->dst_port;
-  p.id.proto = decode::ip_proto_udp;
-  p.id.used = d.ip_version;
-  p.id.port = f.port;
-  p.hash = hash_key(p.id);
+  p.hash = fill_id(p.id, d.src_addr, d.dst_addr, udp->src_port, udp->dst_port, decode::ip_proto_udp,
+                   d.ip_version, f.port);
   p.time_ns = f.timestamp_ns;
   p.wire_len = d.wire_bytes;
   p.packets = d.fragments;
