@@ -14,6 +14,7 @@
 #include <cstdint>
 #include <cstring>
 #include <new>
+#include <stdexcept>
 #include <type_traits>
 #include <utility>
 
@@ -30,7 +31,8 @@ class HugeArray {
   explicit HugeArray(std::size_t n) : size_(n) {
     const T empty{};
     static const unsigned char zeros[sizeof(T)] = {};
-    if (std::memcmp(&empty, zeros, sizeof(T)) != 0) throw std::bad_alloc();  // T's empty state is not zeros
+    if (std::memcmp(&empty, zeros, sizeof(T)) != 0)
+      throw std::invalid_argument("HugeArray: the element type's empty state is not all zero bytes");
     if (n == 0) return;
     const std::size_t wanted = n * sizeof(T);
     if (wanted < huge_page) {  // smaller than one huge page: ordinary pages

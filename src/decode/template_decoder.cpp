@@ -44,6 +44,39 @@ struct FieldSpec {
   friend bool operator==(const FieldSpec&, const FieldSpec&) = default;
 };
 
+static_assert(std::is_standard_layout_v<FlowRecord>);  // offsetof below
+
+// The FlowRecord member (byte offset, width) a kind copies an integer into unchanged, if it does.
+struct Member {
+  std::uint16_t offset = 0;
+  std::uint8_t width = 0;  // 0: the kind is not a plain copy
+};
+Member integer_member(Kind k) noexcept {
+  auto m = [](std::size_t offset, std::size_t width) {
+    return Member{static_cast<std::uint16_t>(offset), static_cast<std::uint8_t>(width)};
+  };
+  switch (k) {
+    case Kind::bytes: return m(offsetof(FlowRecord, raw_bytes), 8);
+    case Kind::packets: return m(offsetof(FlowRecord, raw_packets), 8);
+    case Kind::proto: return m(offsetof(FlowRecord, proto), 1);
+    case Kind::tos: return m(offsetof(FlowRecord, ip_tos), 1);
+    case Kind::tcp_flags: return m(offsetof(FlowRecord, tcp_flags), 1);
+    case Kind::src_port: return m(offsetof(FlowRecord, src_port), 2);
+    case Kind::dst_port: return m(offsetof(FlowRecord, dst_port), 2);
+    case Kind::in_if: return m(offsetof(FlowRecord, in_if), 4);
+    case Kind::out_if: return m(offsetof(FlowRecord, out_if), 4);
+    case Kind::src_as: return m(offsetof(FlowRecord, src_as), 4);
+    case Kind::dst_as: return m(offsetof(FlowRecord, dst_as), 4);
+    case Kind::next_hop_as: return m(offsetof(FlowRecord, next_hop_as), 4);
+    case Kind::src_mask: return m(offsetof(FlowRecord, src_prefix_len), 1);
+    case Kind::dst_mask: return m(offsetof(FlowRecord, dst_prefix_len), 1);
+    case Kind::ttl: return m(offsetof(FlowRecord, ip_ttl), 1);
+    case Kind::fragment_id: return m(offsetof(FlowRecord, fragment_id), 4);
+    case Kind::forwarding_status: return m(offsetof(FlowRecord, forwarding_status), 1);
+    default: return {};  // masked, converted, shared with another kind, or not an integer
+  }
+}
+
 // One mapped field of a compiled template. For a template with variable-length fields `offset`
 // is unknown until the record is read, so the op names its field index instead.
 struct Op {
@@ -53,6 +86,7 @@ struct Op {
   std::uint16_t need;  // exact length the member needs (0 = any integer width)
   Kind kind;
   std::uint8_t aux;
+  Member member{};  // integer_member(kind), set by compile
 };
 
 // A field a fixed-length data template copies as it stands into a member no other op writes: a
@@ -289,6 +323,12 @@ inline void set_v6(IpAddress& a, const std::uint8_t* f) noexcept {
   if (a.empty() || !all_zero(f, 16)) a.set_v6_bytes(f);
 }
 
+// Stores `v` at `to` (a FlowRecord member by its byte offset).
+template <typename T>
+inline void put(std::uint8_t* to, T v) noexcept {
+  std::memcpy(to, &v, sizeof v);
+}
+
 template <bool Var>
 inline void run_ops(const Template& t, const std::uint8_t* rec, const std::uint32_t* offs,
                     const std::uint32_t* lens, const SetContext& c, FlowRecord& r, Scratch& s) noexcept {
@@ -303,14 +343,35 @@ inline void run_ops(const Template& t, const std::uint8_t* rec, const std::uint3
       f = rec + op.offset;
       len = op.length;
     }
+    if (op.member.width != 0) {  // an integer copied as it stands (truncated to the member)
+      const std::uint64_t v = read_uint(f, len);
+      auto* to = reinterpret_cast<std::uint8_t*>(&r) + op.member.offset;
+      switch (op.member.width) {
+        case 1: *to = static_cast<std::uint8_t>(v); break;
+        case 2: put(to, static_cast<std::uint16_t>(v)); break;
+        case 4: put(to, static_cast<std::uint32_t>(v)); break;
+        default: put(to, v); break;
+      }
+      continue;
+    }
     switch (op.kind) {
-      case Kind::bytes: r.raw_bytes = read_uint(f, len); break;
-      case Kind::packets: r.raw_packets = read_uint(f, len); break;
-      case Kind::proto: r.proto = static_cast<std::uint8_t>(read_uint(f, len)); break;
-      case Kind::tos: r.ip_tos = static_cast<std::uint8_t>(read_uint(f, len)); break;
-      case Kind::tcp_flags: r.tcp_flags = static_cast<std::uint8_t>(read_uint(f, len)); break;
-      case Kind::src_port: r.src_port = static_cast<std::uint16_t>(read_uint(f, len)); break;
-      case Kind::dst_port: r.dst_port = static_cast<std::uint16_t>(read_uint(f, len)); break;
+      case Kind::bytes:  // integer_member's kinds: copied above
+      case Kind::packets:
+      case Kind::proto:
+      case Kind::tos:
+      case Kind::tcp_flags:
+      case Kind::src_port:
+      case Kind::dst_port:
+      case Kind::in_if:
+      case Kind::out_if:
+      case Kind::src_as:
+      case Kind::dst_as:
+      case Kind::next_hop_as:
+      case Kind::src_mask:
+      case Kind::dst_mask:
+      case Kind::ttl:
+      case Kind::fragment_id:
+      case Kind::forwarding_status: break;
       case Kind::src_v4: set_v4(r.src_addr, f); break;
       case Kind::dst_v4: set_v4(r.dst_addr, f); break;
       case Kind::src_v6: set_v6(r.src_addr, f); break;
@@ -319,13 +380,6 @@ inline void run_ops(const Template& t, const std::uint8_t* rec, const std::uint3
       case Kind::next_hop_v6: set_v6(r.next_hop, f); break;
       case Kind::bgp_next_hop_v4: set_v4(r.bgp_next_hop, f); break;
       case Kind::bgp_next_hop_v6: set_v6(r.bgp_next_hop, f); break;
-      case Kind::in_if: r.in_if = static_cast<std::uint32_t>(read_uint(f, len)); break;
-      case Kind::out_if: r.out_if = static_cast<std::uint32_t>(read_uint(f, len)); break;
-      case Kind::src_as: r.src_as = static_cast<std::uint32_t>(read_uint(f, len)); break;
-      case Kind::dst_as: r.dst_as = static_cast<std::uint32_t>(read_uint(f, len)); break;
-      case Kind::next_hop_as: r.next_hop_as = static_cast<std::uint32_t>(read_uint(f, len)); break;
-      case Kind::src_mask: r.src_prefix_len = static_cast<std::uint8_t>(read_uint(f, len)); break;
-      case Kind::dst_mask: r.dst_prefix_len = static_cast<std::uint8_t>(read_uint(f, len)); break;
       case Kind::src_mac: std::memcpy(r.src_mac.data(), f, 6); break;
       case Kind::dst_mac: std::memcpy(r.dst_mac.data(), f, 6); break;
       case Kind::src_vlan: r.src_vlan = static_cast<std::uint16_t>(read_uint(f, len) & 0xfff); break;
@@ -339,11 +393,9 @@ inline void run_ops(const Template& t, const std::uint8_t* rec, const std::uint3
       }
       case Kind::icmp_type: r.icmp_type = static_cast<std::uint8_t>(read_uint(f, len)); break;
       case Kind::icmp_code: r.icmp_code = static_cast<std::uint8_t>(read_uint(f, len)); break;
-      case Kind::ttl: r.ip_ttl = static_cast<std::uint8_t>(read_uint(f, len)); break;
       case Kind::flow_label:
         r.ipv6_flow_label = static_cast<std::uint32_t>(read_uint(f, len) & 0xfffff);
         break;
-      case Kind::fragment_id: r.fragment_id = static_cast<std::uint32_t>(read_uint(f, len)); break;
       case Kind::fragment_offset:  // the header field, in units of 8 bytes
         r.fragment_offset = static_cast<std::uint16_t>((read_uint(f, len) & 0x1fff) * 8);
         break;
@@ -356,7 +408,6 @@ inline void run_ops(const Template& t, const std::uint8_t* rec, const std::uint3
         if (v != 0 && r.mpls_count < op.aux + 1) r.mpls_count = static_cast<std::uint8_t>(op.aux + 1);
         break;
       }
-      case Kind::forwarding_status: r.forwarding_status = static_cast<std::uint8_t>(read_uint(f, len)); break;
       case Kind::ip_version: {
         const auto v = read_uint(f, len);
         r.etype = v == 4 ? 0x0800 : v == 6 ? 0x86dd : 0;
@@ -406,13 +457,12 @@ inline void run_ops(const Template& t, const std::uint8_t* rec, const std::uint3
 // The moves of a fixed-length data template (see Move): before run_ops, which does the rest.
 inline void run_moves(const Template& t, const std::uint8_t* rec, FlowRecord& r) noexcept {
   auto* out = reinterpret_cast<std::uint8_t*>(&r);
-  auto put = [out](std::uint16_t to, auto v) { std::memcpy(out + to, &v, sizeof v); };
-  for (const Move& m : t.moves[u8_be8]) put(m.to, rec[m.from]);
-  for (const Move& m : t.moves[u16_be16]) put(m.to, load_be16(rec + m.from));
-  for (const Move& m : t.moves[u32_be16]) put(m.to, std::uint32_t{load_be16(rec + m.from)});
-  for (const Move& m : t.moves[u32_be32]) put(m.to, load_be32(rec + m.from));
-  for (const Move& m : t.moves[u64_be32]) put(m.to, std::uint64_t{load_be32(rec + m.from)});
-  for (const Move& m : t.moves[u64_be64]) put(m.to, load_be64(rec + m.from));
+  for (const Move& m : t.moves[u8_be8]) out[m.to] = rec[m.from];
+  for (const Move& m : t.moves[u16_be16]) put(out + m.to, load_be16(rec + m.from));
+  for (const Move& m : t.moves[u32_be16]) put(out + m.to, std::uint32_t{load_be16(rec + m.from)});
+  for (const Move& m : t.moves[u32_be32]) put(out + m.to, load_be32(rec + m.from));
+  for (const Move& m : t.moves[u64_be32]) put(out + m.to, std::uint64_t{load_be32(rec + m.from)});
+  for (const Move& m : t.moves[u64_be64]) put(out + m.to, load_be64(rec + m.from));
   for (const AddressMove& m : t.v4_moves) (r.*m.to).set_v4_bytes(rec + m.from);
   for (const AddressMove& m : t.v6_moves) (r.*m.to).set_v6_bytes(rec + m.from);
 }
@@ -483,39 +533,6 @@ bool options_kind(Kind k) noexcept {
   }
 }
 
-static_assert(std::is_standard_layout_v<FlowRecord>);  // offsetof below
-
-// The FlowRecord member (byte offset, width) a kind copies an integer into unchanged, if it does.
-struct Member {
-  std::uint16_t offset = 0;
-  std::uint8_t width = 0;  // 0: the kind is not a plain copy
-};
-Member integer_member(Kind k) noexcept {
-  auto m = [](std::size_t offset, std::size_t width) {
-    return Member{static_cast<std::uint16_t>(offset), static_cast<std::uint8_t>(width)};
-  };
-  switch (k) {
-    case Kind::bytes: return m(offsetof(FlowRecord, raw_bytes), 8);
-    case Kind::packets: return m(offsetof(FlowRecord, raw_packets), 8);
-    case Kind::proto: return m(offsetof(FlowRecord, proto), 1);
-    case Kind::tos: return m(offsetof(FlowRecord, ip_tos), 1);
-    case Kind::tcp_flags: return m(offsetof(FlowRecord, tcp_flags), 1);
-    case Kind::src_port: return m(offsetof(FlowRecord, src_port), 2);
-    case Kind::dst_port: return m(offsetof(FlowRecord, dst_port), 2);
-    case Kind::in_if: return m(offsetof(FlowRecord, in_if), 4);
-    case Kind::out_if: return m(offsetof(FlowRecord, out_if), 4);
-    case Kind::src_as: return m(offsetof(FlowRecord, src_as), 4);
-    case Kind::dst_as: return m(offsetof(FlowRecord, dst_as), 4);
-    case Kind::next_hop_as: return m(offsetof(FlowRecord, next_hop_as), 4);
-    case Kind::src_mask: return m(offsetof(FlowRecord, src_prefix_len), 1);
-    case Kind::dst_mask: return m(offsetof(FlowRecord, dst_prefix_len), 1);
-    case Kind::ttl: return m(offsetof(FlowRecord, ip_ttl), 1);
-    case Kind::fragment_id: return m(offsetof(FlowRecord, fragment_id), 4);
-    case Kind::forwarding_status: return m(offsetof(FlowRecord, forwarding_status), 1);
-    default: return {};  // masked, converted, shared with another kind, or not an integer
-  }
-}
-
 // The address member a v4/v6 kind fills, or null.
 IpAddress FlowRecord::*address_member(Kind k) noexcept {
   switch (k) {
@@ -548,7 +565,7 @@ void split_moves(Template& t) {
         (v6 ? t.v6_moves : t.v4_moves).push_back({op.offset, a});
         continue;
       }
-    } else if (const Member m = integer_member(op.kind); m.width != 0) {
+    } else if (const Member m = op.member; m.width != 0) {
       int shape = -1;
       if (op.length == 1 && m.width == 1) shape = u8_be8;
       if (op.length == 2 && m.width == 2) shape = u16_be16;
@@ -618,6 +635,7 @@ DropReason compile(Template& t, std::uint8_t version, const Limits& limits) {
   t.uptime_times = false;
   for (Op& op : t.ops) {
     op.offset = static_cast<std::uint16_t>(offsets[op.field]);
+    op.member = integer_member(op.kind);
     has_icmp |= op.kind == Kind::icmp_type_code || op.kind == Kind::icmp_type;
     has_dst_port |= op.kind == Kind::dst_port;
     t.uptime_times |= op.kind == Kind::start_uptime_ms || op.kind == Kind::end_uptime_ms;
