@@ -72,8 +72,8 @@ class XdpProgram {
 
 struct SocketOptions {
   std::uint32_t queue = 0;
-  std::uint32_t frames = 4096;   // UMEM frames of 4 KiB; all start on the fill ring
-  std::uint32_t rx_size = 2048;  // RX ring entries (a power of two)
+  std::uint32_t frames = 16384;  // UMEM frames of 4 KiB; all start on the fill ring
+  std::uint32_t rx_size = 8192;  // RX ring entries (a power of two)
   bool try_zero_copy = true;     // fall back to copy mode when the driver says no (veth)
   int busy_retry_ms = 1000;      // a queue just released by another socket is EBUSY for ~0.1 s
 };

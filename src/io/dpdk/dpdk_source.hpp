@@ -47,7 +47,7 @@ class Eal {
 struct PortOptions {
   std::uint16_t rx_queues = 1;
   std::uint16_t tx_queues = 0;          // only harnesses (net_ring loopback) send
-  std::uint16_t rx_descriptors = 1024;  // per queue; the PMD may adjust it
+  std::uint16_t rx_descriptors = 8192;  // per queue; the PMD may lower it to its maximum
   // mbufs in the port's pool; 0 = sized from queues and descriptors. net_pcap with infinite_rx=1
   // keeps the whole file in mbufs: give at least as many as the file has packets.
   std::uint32_t mbufs = 0;
