@@ -1,0 +1,195 @@
+#!/usr/bin/env python3
+"""Loss on the veth capture paths (issue 6): each live capture source of flowpulse on a veth pair,
+fed by the fastest sender here.
+
+For every source (afpacket, pcap, afxdp, and DPDK's net_af_packet and net_af_xdp vdevs on the same
+interface) and every offered rate it:
+  - makes a network namespace joined by a veth pair (scripts/netns-rig), once for the whole run;
+  - starts `flowpulse run` with that one source on the root-side end (one capture worker, 1 s tick,
+    a [protocol, dst_port] dimension set);
+  - sends 64-byte frames (22-byte UDP payloads) from inside the namespace to the root-side address
+    with bench/pkt_blaster (sendmmsg on one UDP socket, paced; "max" asks more than it can do, so
+    it sends back to back: ~0.75 M packets/s on this machine);
+  - waits until flowpulse's count of that flow stops moving, then compares:
+      sent     packets pkt_blaster sent (its JSON);
+      veth     packets the root-side end received and dropped (`ip -s link`, before/after);
+      metered  flow_packets_total{protocol="udp", dst_port=PORT} from /metrics;
+      drops    flow_capture_drops_total (what the source itself reports lost: ring full, kernel).
+    loss = sent - metered. The ICMP port-unreachable replies the root namespace sends back are
+    other series, not counted.
+The last line on stdout is a JSON summary; --json FILE writes every run. Needs root. Only processes
+this script starts are signalled, by PID; the namespace is removed at the end.
+"""
+import argparse
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+SOURCES = ["afpacket", "pcap", "afxdp", "dpdk_af_packet", "dpdk_af_xdp"]
+PORT = 5300
+
+
+def free_tcp_port():
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def source_yaml(kind, dev):
+    if kind in ("afpacket", "pcap", "afxdp"):
+        return "    - {type: %s, device: %s}\n" % (kind, dev)
+    vdev = {"dpdk_af_packet": "net_af_packet0,iface=%s,framecnt=8192" % dev,
+            "dpdk_af_xdp": "net_af_xdp0,iface=%s,start_queue=0,queue_count=1" % dev}[kind]
+    eal = ["--no-huge", "-m", "512", "--no-shconf", "--no-pci", "--file-prefix=fp-vethbench-%d" % os.getpid(),
+           "--vdev", vdev]
+    return "    - {type: dpdk, device: %s, queues: [0], eal_args: [%s]}\n" % (
+        vdev.split(",")[0], ", ".join('"%s"' % a for a in eal))
+
+
+def veth_rx(dev):
+    out = subprocess.run(["ip", "-s", "link", "show", "dev", dev], capture_output=True, text=True, check=True).stdout
+    lines = out.splitlines()
+    for i, line in enumerate(lines):
+        if line.strip().startswith("RX:"):
+            v = lines[i + 1].split()
+            return int(v[1]), int(v[3])  # packets, dropped
+    raise RuntimeError("no RX line in `ip -s link show dev %s`" % dev)
+
+
+def scrape(port):
+    try:
+        with urllib.request.urlopen("http://127.0.0.1:%d/metrics" % port, timeout=5) as r:
+            text = r.read().decode()
+    except OSError:
+        return None
+    m = {"metered": 0, "drops": 0, "frames": 0}
+    for line in text.splitlines():
+        if line.startswith("flow_packets_total{") and 'protocol="udp"' in line and 'dst_port="%d"' % PORT in line:
+            m["metered"] += int(float(line.rsplit(" ", 1)[1]))
+        elif line.startswith("flow_capture_drops_total"):
+            m["drops"] += int(float(line.rsplit(" ", 1)[1]))
+        elif line.startswith("flow_capture_frames_total"):
+            m["frames"] += int(float(line.rsplit(" ", 1)[1]))
+    return m
+
+
+def stop(p, sig=signal.SIGTERM, timeout=20):
+    if p.poll() is None:
+        p.send_signal(sig)
+        try:
+            p.wait(timeout)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.wait()
+
+
+def run_one(args, kind, rate, rig, work):
+    mport = free_tcp_port()
+    cfg = os.path.join(work, "flowpulse-%s.yaml" % kind)
+    with open(cfg, "w") as f:
+        f.write("listeners: []\ncapture:\n  sources:\n%s"
+                "performance: {workers: 1, tick: 1s, table_capacity: 65536}\n"
+                "metrics:\n  address: 127.0.0.1\n  port: %d\n  windows: [1m]\n"
+                "  dimensions:\n    - {name: port, labels: [protocol, dst_port]}\n"
+                "logging:\n  level: warn\n" % (source_yaml(kind, rig["outer"]), mport))
+    log = open(os.path.join(work, "flowpulse-%s.log" % kind), "a")
+    fp = subprocess.Popen([args.flowpulse, "run", "-c", cfg], stdout=log, stderr=subprocess.STDOUT)
+    try:
+        end = time.monotonic() + 30
+        while scrape(mport) is None:
+            if fp.poll() is not None or time.monotonic() > end:
+                raise RuntimeError("flowpulse (%s) did not start: see %s" % (kind, log.name))
+            time.sleep(0.1)
+        time.sleep(1.0)  # the source is attached (XDP program loaded, rings mapped)
+        before = scrape(mport)
+        rx0, drop0 = veth_rx(rig["outer"])
+        send_rate = rate if rate > 0 else 5e6  # "max": more than one sender thread reaches
+        packets = int((rate if rate > 0 else args.max_packets_per_second) * args.seconds)
+        seconds = packets / send_rate
+        out = subprocess.run(["ip", "netns", "exec", rig["name"], args.blaster, "--to", "%s:%d" % (rig["outer_v4"], PORT),
+                              "--rate", str(send_rate), "--seconds", "%.3f" % seconds, "--size", "22"],
+                             capture_output=True, text=True, timeout=600)
+        sent = json.loads(out.stdout.strip().splitlines()[-1])
+        prev, since = None, time.monotonic()
+        end = time.monotonic() + 15
+        while time.monotonic() < end:
+            cur = scrape(mport) or {}
+            if cur.get("metered", 0) - before["metered"] >= sent["packets"]:
+                prev = cur
+                break
+            if cur != prev:
+                prev, since = cur, time.monotonic()
+            elif time.monotonic() - since > 2.5:
+                break
+            time.sleep(0.2)
+        rx1, drop1 = veth_rx(rig["outer"])
+    finally:
+        stop(fp)
+        log.close()
+    metered = prev["metered"] - before["metered"]
+    return {
+        "source": kind, "offered": rate, "sent": sent["packets"], "send_pps": sent["packets_per_second"],
+        "veth_rx": rx1 - rx0, "veth_dropped": drop1 - drop0, "metered": metered,
+        "source_drops": prev["drops"] - before["drops"], "loss": sent["packets"] - metered,
+    }
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--build-dir", default=os.path.join(ROOT, "build-bench"))
+    ap.add_argument("--sources", default=",".join(SOURCES), help="comma list of " + ", ".join(SOURCES))
+    ap.add_argument("--rates", default="200000,0", help="offered packets/s, comma list; 0 = as fast as the sender goes")
+    ap.add_argument("--seconds", type=float, default=5, help="seconds of sending per run (default 5)")
+    ap.add_argument("--max-packets-per-second", type=float, default=800000,
+                    help="for rate 0: packets to send = this x --seconds (default 800000, above what "
+                         "one sender reaches here)")
+    ap.add_argument("--repeats", type=int, default=1)
+    ap.add_argument("--json", help="write every run and the summary to this file")
+    args = ap.parse_args()
+    if os.geteuid() != 0:
+        sys.exit("veth_loss_bench: needs root (network namespace, veth, XDP, DPDK)")
+    args.flowpulse = os.path.join(args.build_dir, "src", "cli", "flowpulse")
+    args.blaster = os.path.join(args.build_dir, "bench", "pkt_blaster")
+    name = "fpvb%d" % (os.getpid() % 10000)
+    subnet = 100 + os.getpid() % 100
+    rig_script = os.path.join(ROOT, "scripts", "netns-rig")
+    subprocess.run([rig_script, "up", name, str(subnet)], check=True, stdout=subprocess.DEVNULL)
+    rig = {"name": name, "outer": "fp-" + name, "outer_v4": "10.99.%d.1" % subnet}
+    work = subprocess.run(["mktemp", "-d", "/tmp/fp-vethbench.XXXXXX"], capture_output=True, text=True,
+                          check=True).stdout.strip()
+    runs = []
+    try:
+        for rep in range(args.repeats):
+            for rate in [int(r) for r in args.rates.split(",")]:
+                for kind in args.sources.split(","):
+                    r = run_one(args, kind, rate, rig, work)
+                    r["repeat"] = rep
+                    runs.append(r)
+                    print("[%d/%d] %-15s offered %-7s sent %9d (%7.0f pps) veth rx %9d dropped %d | metered %9d, "
+                          "source drops %d, loss %d (%.3f%%)" % (
+                              rep + 1, args.repeats, kind, "max" if rate == 0 else rate, r["sent"], r["send_pps"],
+                              r["veth_rx"], r["veth_dropped"], r["metered"], r["source_drops"], r["loss"],
+                              100.0 * r["loss"] / max(r["sent"], 1)), flush=True)
+    finally:
+        subprocess.run([rig_script, "down", name], stdout=subprocess.DEVNULL)
+        subprocess.run(["rm", "-rf", work])
+    summary = {}
+    for kind in args.sources.split(","):
+        mine = [r for r in runs if r["source"] == kind]
+        summary[kind] = {"runs": len(mine), "lossless_runs": sum(1 for r in mine if r["loss"] == 0),
+                         "max_send_pps": max((r["send_pps"] for r in mine), default=0),
+                         "max_loss": max((r["loss"] for r in mine), default=0)}
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump({"runs": runs, "summary": summary}, f, indent=1)
+    print(json.dumps({"summary": summary}))
+
+
+if __name__ == "__main__":
+    main()
