@@ -349,10 +349,11 @@ class Flowpulse:
                 "listeners:\n"
                 "  - protocol: %s\n    address: \"127.0.0.1\"\n    port: %d\n    receive_buffer: %d\n"
                 "performance:\n  workers: %d\n  batch_size: 64\n  table_capacity: 65536\n  tick: 1s\n"
+                "  worker_cpus: [%s]\n"
                 "metrics:\n  address: \"127.0.0.1\"\n  port: %d\n  dimensions:\n%s  windows: [1m, 5m]\n"
                 "logging:\n  level: warn\n%s"
                 % ({"netflow9": "netflow9", "ipfix": "ipfix", "sflow": "sflow"}[protocol], port, self.args.rcvbuf,
-                   self.args.workers, self.metrics_port, dims, enrichment))
+                   self.args.workers, self.args.worker_cpus, self.metrics_port, dims, enrichment))
         self.log = open(os.path.join(self.work, "flowpulse.log"), "a")
         self.p = subprocess.Popen([self.binary, "run", "-c", cfg], stdout=self.log, stderr=subprocess.STDOUT)
         if not wait_bound(port, self.p):
@@ -639,6 +640,9 @@ def main():
     ap.add_argument("--dimensions", choices=["default", "five_tuple"], default="default",
                     help="flowpulse dimension set (and the matching sfacctd aggregate): the default config's "
                          "[exporter, protocol], or the 5-tuple")
+    ap.add_argument("--worker-cpus", default="",
+                    help="flowpulse performance.worker_cpus, comma list (default: none, the scheduler places "
+                         "the worker; nfcapd and sfacctd are never pinned)")
     ap.add_argument("--enrich", action="store_true",
                     help="flowpulse with GeoIP/ASN enrichment: the default set plus src_country and dst_asn, "
                          "MaxMind's test databases loaded (issue 5's end-to-end cost)")

@@ -1,5 +1,7 @@
 #include "config/config.hpp"
 
+#include <sched.h>
+
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
@@ -274,7 +276,8 @@ void read_capture(const Reader& r, const YAML::Node& n, Capture& c) {
 
 void read_performance(const Reader& r, const YAML::Node& n, Performance& p) {
   if (!n.IsDefined()) return;
-  r.expect_map(n, "performance", {"workers", "batch_size", "queue_size", "table_capacity", "tick"});
+  r.expect_map(n, "performance",
+               {"workers", "batch_size", "queue_size", "table_capacity", "tick", "worker_cpus"});
   if (n["workers"])
     p.workers = static_cast<std::uint32_t>(r.integer(n["workers"], "performance.workers", 0, 256));
   if (n["batch_size"])
@@ -287,6 +290,9 @@ void read_performance(const Reader& r, const YAML::Node& n, Performance& p) {
         r.integer(n["table_capacity"], "performance.table_capacity", 64, 1u << 26));
   }
   if (n["tick"]) p.tick_ns = r.duration(n["tick"], "performance.tick", 10 * ns_per_ms, 60 * ns_per_s);
+  r.each(n["worker_cpus"], "performance.worker_cpus", [&](const YAML::Node& c, const std::string& path) {
+    p.worker_cpus.push_back(static_cast<std::uint32_t>(r.integer(c, path, 0, CPU_SETSIZE - 1)));
+  });
 }
 
 void read_decode(const Reader& r, const YAML::Node& n, decode::Limits& l) {
@@ -571,7 +577,8 @@ std::string to_yaml(const Config& c) {
   out << YAML::Key << "performance" << YAML::Value << YAML::BeginMap << YAML::Key << "workers" << YAML::Value
       << p.workers << YAML::Key << "batch_size" << YAML::Value << p.batch_size << YAML::Key << "queue_size"
       << YAML::Value << p.queue_size << YAML::Key << "table_capacity" << YAML::Value << p.table_capacity
-      << YAML::Key << "tick" << YAML::Value << format_duration(p.tick_ns) << YAML::EndMap;
+      << YAML::Key << "tick" << YAML::Value << format_duration(p.tick_ns) << YAML::Key << "worker_cpus"
+      << YAML::Value << YAML::Flow << p.worker_cpus << YAML::EndMap;
 
   const auto& d = c.decode;
   out << YAML::Key << "decode" << YAML::Value << YAML::BeginMap << YAML::Key << "max_templates_per_exporter"

@@ -47,6 +47,8 @@ struct Performance {
   std::uint32_t queue_size = 4096;
   std::uint32_t table_capacity = 65536;
   std::uint64_t tick_ns = 1'000'000'000ULL;
+  // Worker i runs on CPU worker_cpus[i % size]; empty = wherever the scheduler puts it.
+  std::vector<std::uint32_t> worker_cpus;
 };
 
 struct DimensionSet {

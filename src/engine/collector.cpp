@@ -67,7 +67,12 @@ core::Result<std::unique_ptr<Collector>> Collector::start(const config::Config& 
   std::vector<Worker*> raw;
   for (auto& w : c->workers_) raw.push_back(w.get());
   c->stats_ = std::make_unique<StatsCore>(std::move(ss), std::move(raw));
-  for (auto& w : c->workers_) w->start();
+  const auto& cpus = cfg.performance.worker_cpus;
+  for (std::size_t i = 0; i < c->workers_.size(); ++i) {
+    c->workers_[i]->start();
+    if (cpus.empty()) continue;
+    if (auto pinned = c->workers_[i]->pin(cpus[i % cpus.size()]); !pinned) return core::Error{pinned.error()};
+  }
   c->stats_thread_ = std::jthread([p = c.get()](std::stop_token st) { p->run_stats(st); });
   log::info("collector started", {{"workers", n},
                                   {"capture_workers", c->workers_.size() - n},

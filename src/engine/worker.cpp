@@ -1,6 +1,8 @@
 #include "engine/worker.hpp"
 
 #include <netinet/in.h>
+#include <pthread.h>
+#include <sched.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
@@ -104,6 +106,18 @@ Worker::~Worker() {
 
 void Worker::start() {
   thread_ = std::jthread([this](std::stop_token st) { run(st); });
+}
+
+core::Status Worker::pin(unsigned cpu) {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  CPU_SET(cpu, &set);
+  if (int rc = pthread_setaffinity_np(thread_.native_handle(), sizeof set, &set); rc != 0) {
+    return core::Error{"performance.worker_cpus: cannot run worker " + std::to_string(id_) + " on CPU " +
+                       std::to_string(cpu) + ": " + std::strerror(rc) + " (`taskset -cp " +
+                       std::to_string(getpid()) + "` lists the CPUs this process may use)"};
+  }
+  return core::Ok{};
 }
 
 void Worker::stop() {

@@ -56,6 +56,8 @@ class Worker final : public decode::RecordSink {
 
   void start();
   void stop();  // joins the thread
+  // Keeps the started thread on CPU `cpu` (config performance.worker_cpus).
+  core::Status pin(unsigned cpu);
 
   // Stats core side of the hand-over.
   void request_swap(FlowTable* spare) noexcept;

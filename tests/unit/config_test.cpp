@@ -30,7 +30,7 @@ capture:
     - {type: dpdk, eal_args: [--no-huge, -m, "512"], queues: [0, 1]}
     - {type: pcap_file, file: /tmp/x.pcap}
   filter: "udp port 2055"
-performance: {workers: 2, batch_size: 32, tick: 500ms}
+performance: {workers: 2, batch_size: 32, tick: 500ms, worker_cpus: [1, 0]}
 decode: {max_templates_per_exporter: 10, pending_timeout: 5s}
 metrics:
   namespace: netops
@@ -44,6 +44,7 @@ logging: {level: debug, format: json}
   ASSERT_TRUE(c.ok()) << c.error();
   EXPECT_EQ(c->listeners[0].receive_buffer, 4u << 20);
   EXPECT_EQ(c->performance.tick_ns, 500'000'000u);
+  EXPECT_EQ(c->performance.worker_cpus, (std::vector<std::uint32_t>{1, 0}));
   EXPECT_EQ(c->metrics.windows_ns[1], 120'000'000'000u);
   EXPECT_EQ(c->metrics.dimensions[0].ipv4_prefix, 24);
   EXPECT_EQ(c->capture.sources[0].eal_args.size(), 3u);
@@ -115,6 +116,8 @@ INSTANTIATE_TEST_SUITE_P(
                 "logging.level: expected one of: debug, info, warn, error"},
         BadCase{"workers_too_many", "performance: {workers: 100000}\n",
                 "performance.workers: expected an integer from 0 to 256"},
+        BadCase{"worker_cpu_negative", "performance: {worker_cpus: [0, -1]}\n",
+                "performance.worker_cpus[1]: expected an integer from 0 to 1023"},
         BadCase{"bad_namespace", "metrics: {namespace: net-ops}\n",
                 "metrics.namespace: expected a Prometheus name part"},
         BadCase{"source_missing_file", "capture:\n  sources: [{type: pcap_file}]\n",

@@ -3,9 +3,14 @@
 // ticks. Expected values are computed from the records each test adds.
 #include <gtest/gtest.h>
 
+#include <sched.h>
+#include <filesystem>
+#include <fstream>
 #include <numeric>
+#include <set>
 
 #include "core/ip_address.hpp"
+#include "engine/collector.hpp"
 #include "engine/flow_table.hpp"
 #include "engine/stats_core.hpp"
 
@@ -249,4 +254,38 @@ TEST_F(Stats, WindowBucketsStayWithinTheBudget) {
 }
 
 }  // namespace
+// performance.worker_cpus: each worker thread keeps to its CPU (read back from /proc, the kernel's
+// own view), and a CPU the process may not use is a clear error at start.
+TEST(Collector, WorkersKeepToTheirConfiguredCpus) {
+  auto cfg = config::load_string("performance: {workers: 2, worker_cpus: [0]}\n");
+  ASSERT_TRUE(cfg.ok()) << cfg.error();
+  config::Listener l;  // an ephemeral port on loopback
+  l.protocol = decode::Protocol::ipfix;
+  l.address = "127.0.0.1";
+  cfg->listeners.push_back(l);
+  auto before = [] {
+    std::set<std::string> tids;
+    for (const auto& e : std::filesystem::directory_iterator("/proc/self/task"))
+      tids.insert(e.path().filename());
+    return tids;
+  }();
+  auto c = Collector::start(*cfg);
+  ASSERT_TRUE(c.ok()) << c.error();
+  int pinned = 0;
+  for (const auto& e : std::filesystem::directory_iterator("/proc/self/task")) {
+    if (before.count(e.path().filename()) != 0) continue;
+    std::ifstream status(e.path() / "status");
+    for (std::string line; std::getline(status, line);)
+      if (line.rfind("Cpus_allowed_list:", 0) == 0 && line.substr(line.find_last_of(" \t") + 1) == "0")
+        ++pinned;
+  }
+  EXPECT_EQ(pinned, 2);  // the two workers; the stats thread is not pinned
+
+  cfg->performance.worker_cpus = {CPU_SETSIZE - 1};
+  auto bad = Collector::start(*cfg);
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.error().find("performance.worker_cpus: cannot run worker 0 on CPU 1023"), std::string::npos)
+      << bad.error();
+}
+
 }  // namespace flowpulse::engine
