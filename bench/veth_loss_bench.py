@@ -24,21 +24,16 @@ import argparse
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
 import urllib.request
 
+from collector_bench import free_tcp_port, stop_process  # the collector benchmark, in this directory
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SOURCES = ["afpacket", "pcap", "afxdp", "dpdk_af_packet", "dpdk_af_xdp"]
 PORT = 5300
-
-
-def free_tcp_port():
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def source_yaml(kind, dev):
@@ -77,16 +72,6 @@ def scrape(port):
         elif line.startswith("flow_capture_frames_total"):
             m["frames"] += int(float(line.rsplit(" ", 1)[1]))
     return m
-
-
-def stop(p, sig=signal.SIGTERM, timeout=20):
-    if p.poll() is None:
-        p.send_signal(sig)
-        try:
-            p.wait(timeout)
-        except subprocess.TimeoutExpired:
-            p.kill()
-            p.wait()
 
 
 def run_one(args, kind, rate, rig, work):
@@ -130,7 +115,7 @@ def run_one(args, kind, rate, rig, work):
             time.sleep(0.2)
         rx1, drop1 = veth_rx(rig["outer"])
     finally:
-        stop(fp)
+        stop_process(fp, signal.SIGTERM)
         log.close()
     metered = prev["metered"] - before["metered"]
     return {
