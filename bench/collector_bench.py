@@ -309,6 +309,23 @@ def free_tcp_port():
         return s.getsockname()[1]
 
 
+def wait_settled(scrape, done, limit_seconds, still_seconds=2.5):
+    """Scrapes until done(metrics) holds, the metrics stay put for still_seconds, or limit_seconds
+    pass; returns the last metrics (None if none came)."""
+    prev, since = None, time.monotonic()
+    end = time.monotonic() + limit_seconds
+    while time.monotonic() < end:
+        cur = scrape() or {}
+        if done(cur):
+            return cur
+        if cur != prev:
+            prev, since = cur, time.monotonic()
+        elif time.monotonic() - since > still_seconds:
+            break
+        time.sleep(0.2)
+    return prev
+
+
 def stop_process(p, sig, timeout=20.0):
     if p.poll() is None:
         p.send_signal(sig)
@@ -382,18 +399,9 @@ class Flowpulse:
         # Counters are published once a tick (1 s) and a worker's shard is collected a tick after it
         # was asked for: wait until every datagram the kernel did not drop is counted (no internal
         # queue can lose one), or until the counters stay put for 2.5 ticks.
-        prev, since = None, time.monotonic()
-        end = time.monotonic() + 8
-        while time.monotonic() < end:
-            cur = self.scrape() or {}
-            if expected_datagrams is not None and cur.get("flow_received_packets_total", -1) >= expected_datagrams:
-                prev = cur  # records are counted in the same hand-over as their datagrams
-                break
-            if cur != prev:
-                prev, since = cur, time.monotonic()
-            elif time.monotonic() - since > 2.5:
-                break
-            time.sleep(0.2)
+        # Records are counted in the same hand-over as their datagrams.
+        prev = wait_settled(self.scrape, lambda m: expected_datagrams is not None and
+                            m.get("flow_received_packets_total", -1) >= expected_datagrams, 8)
         stop_process(self.p, signal.SIGTERM)
         self.log.close()
         prev = prev or {}

@@ -29,7 +29,7 @@ import sys
 import time
 import urllib.request
 
-from collector_bench import free_tcp_port, stop_process  # the collector benchmark, in this directory
+from collector_bench import free_tcp_port, stop_process, wait_settled  # the collector benchmark, in this directory
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SOURCES = ["afpacket", "pcap", "afxdp", "dpdk_af_packet", "dpdk_af_xdp"]
@@ -101,18 +101,8 @@ def run_one(args, kind, rate, rig, work):
                               "--rate", str(send_rate), "--seconds", "%.3f" % seconds, "--size", "22"],
                              capture_output=True, text=True, timeout=600)
         sent = json.loads(out.stdout.strip().splitlines()[-1])
-        prev, since = None, time.monotonic()
-        end = time.monotonic() + 15
-        while time.monotonic() < end:
-            cur = scrape(mport) or {}
-            if cur.get("metered", 0) - before["metered"] >= sent["packets"]:
-                prev = cur
-                break
-            if cur != prev:
-                prev, since = cur, time.monotonic()
-            elif time.monotonic() - since > 2.5:
-                break
-            time.sleep(0.2)
+        prev = wait_settled(lambda: scrape(mport),
+                            lambda m: m.get("metered", 0) - before["metered"] >= sent["packets"], 15)
         rx1, drop1 = veth_rx(rig["outer"])
     finally:
         stop_process(fp, signal.SIGTERM)
