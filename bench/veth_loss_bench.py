@@ -23,9 +23,11 @@ this script starts are signalled, by PID; the namespace is removed at the end.
 import argparse
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 
@@ -136,8 +138,7 @@ def main():
     rig_script = os.path.join(ROOT, "scripts", "netns-rig")
     subprocess.run([rig_script, "up", name, str(subnet)], check=True, stdout=subprocess.DEVNULL)
     rig = {"name": name, "outer": "fp-" + name, "outer_v4": "10.99.%d.1" % subnet}
-    work = subprocess.run(["mktemp", "-d", "/tmp/fp-vethbench.XXXXXX"], capture_output=True, text=True,
-                          check=True).stdout.strip()
+    work = tempfile.mkdtemp(prefix="fp-vethbench.")
     runs = []
     try:
         for rep in range(args.repeats):
@@ -153,7 +154,7 @@ def main():
                               100.0 * r["loss"] / max(r["sent"], 1)), flush=True)
     finally:
         subprocess.run([rig_script, "down", name], stdout=subprocess.DEVNULL)
-        subprocess.run(["rm", "-rf", work])
+        shutil.rmtree(work, ignore_errors=True)
     summary = {}
     for kind in args.sources.split(","):
         mine = [r for r in runs if r["source"] == kind]
