@@ -252,8 +252,10 @@ struct FrameTotals {
   // the two directions are handled on different cores, count like the others), for UDP
   // udp.length - 8.
   std::uint64_t payload = 0;
-  std::uint64_t retransmitted = 0;  // TCP bytes whose sequence numbers had been seen already
-  std::uint64_t duplicates = 0;     // frames the capture holds twice (see decode_with_tshark)
+  std::uint64_t retransmitted = 0;    // TCP bytes whose sequence numbers had been seen already
+  std::uint64_t duplicates = 0;       // frames the capture holds twice (see decode_with_tshark)
+  std::uint64_t duplicate_bytes = 0;  // their frame.len, not in `bytes`
+  std::uint64_t duplicate_packets = 0;
   std::vector<std::pair<std::uint64_t, std::uint64_t>> segments;  // TCP: [seq, seq + len), relative
   FrameTotals& operator+=(const FrameTotals& o) {
     bytes += o.bytes;
@@ -261,6 +263,8 @@ struct FrameTotals {
     payload += o.payload;
     retransmitted += o.retransmitted;
     duplicates += o.duplicates;
+    duplicate_bytes += o.duplicate_bytes;
+    duplicate_packets += o.duplicate_packets;
     segments.insert(segments.end(), o.segments.begin(), o.segments.end());
     return *this;
   }
@@ -366,6 +370,8 @@ Frames decode_with_tshark(const std::string& tshark, const std::filesystem::path
       }
       if (!segments.insert(segment).second) {
         ++total.duplicates;
+        total.duplicate_bytes += std::stoull(f[frame_len]);
+        ++total.duplicate_packets;
         continue;
       }
     }
@@ -407,6 +413,7 @@ struct PeerFlow {
   Tuple tuple;  // src = the peer's local end
   std::uint64_t sent = 0, received = 0;
   std::int64_t duration_us = 0;
+  std::uint64_t retransmits = 0;  // TCP segments its socket sent again
 };
 struct PeerReport {
   int pid = 0;
@@ -477,6 +484,7 @@ class Peer {
         f.sent = l["sent"].u64();
         f.received = l["received"].u64();
         f.duration_us = l["duration_us"].i64();
+        f.retransmits = l["retransmits"].u64();
         r.flows.push_back(f);
       } else if (ev == "total") {
         r.complete = true;
@@ -585,13 +593,36 @@ struct Expected {
   FrameTotals out, in;
 };
 
-Expected expected_from_capture(const PeerReport& peer, const Frames& frames) {
+// TCP segments each sending 5-tuple's socket sent again, by the peers' own TCP_INFO (traffic_peer
+// "retransmits"): the kernel's word that the wire carried some frames twice.
+using Retransmits = std::map<Tuple, std::uint64_t>;
+Retransmits retransmits_of(std::initializer_list<const PeerReport*> peers) {
+  Retransmits r;
+  for (const PeerReport* p : peers)
+    for (const auto& f : p->flows) r[f.tuple] += f.retransmits;
+  return r;
+}
+
+Expected expected_from_capture(const PeerReport& peer, const Frames& frames, const Retransmits& retransmits) {
   std::set<Tuple> tuples;  // a 5-tuple reused by a later connection is counted once
   for (const auto& f : peer.flows) tuples.insert(f.tuple);
+  // Frames held twice in a direction whose sender says it sent segments again are those
+  // retransmissions (identical to the first copy when sent within the same TCP timestamp tick): the
+  // wire carried them twice, so they count. Anywhere else they are the capture's doing.
+  auto side = [&](const Tuple& sender) {
+    FrameTotals x;
+    if (auto it = frames.find(sender); it != frames.end()) x = it->second;
+    if (auto r = retransmits.find(sender); r != retransmits.end() && r->second != 0) {
+      x.bytes += x.duplicate_bytes;
+      x.packets += x.duplicate_packets;
+      x.duplicates = 0;
+    }
+    return x;
+  };
   Expected e;
   for (const auto& t : tuples) {
-    if (auto it = frames.find(t); it != frames.end()) e.out += it->second;
-    if (auto it = frames.find(t.reversed()); it != frames.end()) e.in += it->second;
+    e.out += side(t);
+    e.in += side(t.reversed());
   }
   return e;
 }
@@ -621,12 +652,13 @@ std::string describe_capture(const PeerReport& peer, const Frames& frames) {
 }
 
 // The checks every case makes for each of its peers.
-void expect_charged(const Peer& peer, const Charged& charged, const Frames& frames) {
+void expect_charged(const Peer& peer, const Charged& charged, const Frames& frames,
+                    const Retransmits& retransmits) {
   const PeerReport report = peer.report();
   SCOPED_TRACE(peer.name() + " (pid " + std::to_string(report.pid) + ", " +
                std::to_string(report.flows.size()) + " flows)");
   ASSERT_TRUE(report.complete) << peer.output();
-  const Expected want = expected_from_capture(report, frames);
+  const Expected want = expected_from_capture(report, frames, retransmits);
 
   // The capture lost nothing: the payload of the peer's 5-tuples in the pcap (the TCP sequence space
   // the segments cover, tshark tcp.seq and tcp.len; udp.length - 8) is what the peer says its sockets
@@ -639,7 +671,8 @@ void expect_charged(const Peer& peer, const Charged& charged, const Frames& fram
       << "payload in the pcap to the peer's 5-tuples vs. what it got\n"
       << describe_capture(report, frames);
   EXPECT_EQ(want.out.duplicates + want.in.duplicates, 0u)
-      << "the pcap holds TCP frames twice (identical in every header field): the capture took them twice\n"
+      << "the pcap holds TCP frames twice (identical in every header field) where the sender reports no "
+         "retransmission: the capture took them twice\n"
       << describe_capture(report, frames);
   ASSERT_GT(want.out.bytes, 0u) << "no frame of the peer's 5-tuples in the pcap\n"
                                 << describe_capture(report, frames);
@@ -726,8 +759,10 @@ void check_pair(const PairSpec& spec, const std::string& tshark) {
   PairRun run;
   run_pair(spec, tshark, run);
   if (testing::Test::HasFatalFailure()) return;
-  expect_charged(*run.server, run.charged, run.frames);
-  expect_charged(*run.client, run.charged, run.frames);
+  const PeerReport server = run.server->report(), client = run.client->report();
+  const Retransmits retransmits = retransmits_of({&server, &client});
+  expect_charged(*run.server, run.charged, run.frames, retransmits);
+  expect_charged(*run.client, run.charged, run.frames, retransmits);
 }
 
 PairSpec tcp_pair(const std::string& device, const std::string& addr) {
@@ -846,10 +881,12 @@ TEST(Attribution, ThousandShortConnections) {
 
   // The capture saw only the server port's traffic (the filter), so any TCP here is one of them.
   EXPECT_EQ(unknown_bytes(run.charged.unknown, 6), 0u) << "TCP bytes of the short connections in unknown()";
-  expect_charged(*run.server, run.charged, run.frames);
-  expect_charged(*run.client, run.charged, run.frames);
+  const PeerReport server = run.server->report();
+  const Retransmits retransmits = retransmits_of({&server, &client});
+  expect_charged(*run.server, run.charged, run.frames, retransmits);
+  expect_charged(*run.client, run.charged, run.frames, retransmits);
   // Nor was any of it charged to some other process.
-  const int client_pid = client.pid, server_pid = run.server->report().pid;
+  const int client_pid = client.pid, server_pid = server.pid;
   for (const auto& p : run.charged.rank) {
     if (p.pid == client_pid || p.pid == server_pid) continue;
     EXPECT_EQ(p.in_bytes + p.out_bytes, 0u) << "pid " << p.pid << " " << p.name << " was charged";

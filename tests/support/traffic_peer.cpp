@@ -31,14 +31,18 @@
 //   {"event":"listening","pid":P,"proto":6,"addr":"::1","port":40000}
 //   {"event":"ready","pid":P}
 //   {"event":"flow","pid":P,"proto":6,"local_addr":A,"local_port":N,"remote_addr":A,"remote_port":N,
-//    "sent":BYTES,"received":BYTES,"datagrams_sent":N,"datagrams_received":N,"duration_us":US}
+//    "sent":BYTES,"received":BYTES,"datagrams_sent":N,"datagrams_received":N,"duration_us":US,
+//    "retransmits":N}   (TCP: segments the socket sent again, TCP_INFO once all it sent was acked)
 //   {"event":"total","pid":P,"flows":N,"sent":BYTES,"received":BYTES,"max_duration_us":US}
 //   {"event":"error","pid":P,"message":"..."}       (then exit 1; usage errors exit 2)
 // A UDP server prints one "flow" per remote end, when it stops. Addresses are as inet_ntop writes them.
 #include <arpa/inet.h>
 #include <fcntl.h>
+#include <linux/sockios.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -295,6 +299,7 @@ struct Flow {
   Endpoint local, remote;
   std::uint64_t sent = 0, received = 0, datagrams_sent = 0, datagrams_received = 0;
   std::int64_t duration_us = 0;
+  std::uint64_t retransmits = 0;
 };
 
 struct Totals {
@@ -308,7 +313,8 @@ void report(const Flow& f, Totals& t) {
        "\",\"remote_port\":" + std::to_string(port_of(f.remote)) + ",\"sent\":" + std::to_string(f.sent) +
        ",\"received\":" + std::to_string(f.received) + ",\"datagrams_sent\":" +
        std::to_string(f.datagrams_sent) + ",\"datagrams_received\":" + std::to_string(f.datagrams_received) +
-       ",\"duration_us\":" + std::to_string(f.duration_us) + "}");
+       ",\"duration_us\":" + std::to_string(f.duration_us) +
+       ",\"retransmits\":" + std::to_string(f.retransmits) + "}");
   ++t.flows;
   t.sent += f.sent;
   t.received += f.received;
@@ -320,6 +326,20 @@ void finish(const Options& o, const Totals& t) {
        ",\"received\":" + std::to_string(t.received) +
        ",\"max_duration_us\":" + std::to_string(t.max_duration_us) + "}");
   if (o.linger_ms > 0) std::this_thread::sleep_for(std::chrono::milliseconds(o.linger_ms));
+}
+
+// Segments a TCP socket sent again (TCP_INFO tcpi_total_retrans), read once all it sent, FIN
+// included, is acknowledged (SIOCOUTQ 0) or `idle_ms` passed: the tests tell a frame the wire
+// carried twice from one the capture took twice by it.
+std::uint64_t retransmits_when_acked(int fd, int idle_ms) {
+  const auto end = Clock::now() + std::chrono::milliseconds(idle_ms);
+  int queued = 0;
+  while (ioctl(fd, SIOCOUTQ, &queued) == 0 && queued > 0 && Clock::now() < end)
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  tcp_info ti{};
+  socklen_t len = sizeof ti;
+  if (getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &len) != 0) fail(sys_error("getsockopt TCP_INFO"));
+  return ti.tcpi_total_retrans;
 }
 
 std::int64_t micros_since(Clock::time_point start) {
@@ -391,6 +411,8 @@ int tcp_server(const Options& o) {
     f.received = read_to_eof(fd, o.idle_ms);
     write_bytes(fd, o.echo);
     f.sent = o.echo;
+    if (shutdown(fd, SHUT_WR) != 0) fail(sys_error("shutdown"));
+    f.retransmits = retransmits_when_acked(fd, o.idle_ms);
     close(fd);
     f.duration_us = micros_since(start);
     report(f, t);
@@ -421,6 +443,7 @@ int tcp_client(const Options& o) {
       fail("connection " + std::to_string(n) + " got " + std::to_string(f.received) +
            " bytes back, expected " + std::to_string(o.expect));
     }
+    f.retransmits = retransmits_when_acked(fd, o.idle_ms);
     if (o.hold_ms > 0) std::this_thread::sleep_for(std::chrono::milliseconds(o.hold_ms));
     close(fd);
     f.duration_us = micros_since(start);
