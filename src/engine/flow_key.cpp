@@ -77,8 +77,8 @@ core::Result<std::vector<Dimensions>> compile_dimensions(const std::vector<confi
 
 static_assert(std::endian::native == std::endian::little);  // make_key packs fields into words
 
-std::uint64_t make_key(const FlowRecord& r, const Dimensions& d, std::uint8_t set_index,
-                       ShardKey& out) noexcept {
+std::uint64_t make_key(const FlowRecord& r, const Dimensions& d, std::uint8_t set_index, ShardKey& out,
+                       bool* narrow) noexcept {
   const std::uint32_t m = d.mask;
   auto on = [m](Label l) -> bool { return (m >> static_cast<unsigned>(l)) & 1U; };
   struct Pair {
@@ -118,6 +118,10 @@ std::uint64_t make_key(const FlowRecord& r, const Dimensions& d, std::uint8_t se
   auto put = [o](std::size_t word, std::uint64_t v) { std::memcpy(o + 8 * word, &v, 8); };
   put(0, src.lo), put(1, src.hi), put(2, dst.lo), put(3, dst.hi), put(4, exporter.lo), put(5, exporter.hi);
   put(6, ifs), put(7, as), put(8, rest);
+  if (narrow != nullptr) {
+    *narrow = narrow_address(src.lo, src.hi) && narrow_address(dst.lo, dst.hi) &&
+              narrow_address(exporter.lo, exporter.hi);
+  }
   return hash_words({src.lo, src.hi, dst.lo, dst.hi, exporter.lo, exporter.hi, ifs, as, rest});
 }
 

@@ -136,11 +136,24 @@ struct Counters {
   friend bool operator==(const Counters&, const Counters&) = default;
 };
 
-// The key of `r` in dimension set `set_index`; returns hash_key(out). It builds the key a word at
-// a time and hashes the words it holds: hashing the key back from memory right after writing it
-// field by field would make the CPU wait for those narrow stores (failed store forwarding).
-std::uint64_t make_key(const FlowRecord& r, const Dimensions& d, std::uint8_t set_index,
-                       ShardKey& out) noexcept;
+// An address of a key, as its two words in memory order, that is absent (all zero) or IPv4
+// (IPv4-mapped: bytes 10-11 are 0xff, the address in bytes 12-15). A key whose addresses all are
+// fits a narrow shard entry (FlowTable).
+inline bool narrow_address(std::uint64_t lo, std::uint64_t hi) noexcept {
+  return lo == 0 && (hi == 0 || static_cast<std::uint32_t>(hi) == 0xffff0000U);
+}
+inline bool narrow_key(const ShardKey& k) noexcept {
+  std::uint64_t w[6];
+  std::memcpy(w, &k, sizeof w);
+  return narrow_address(w[0], w[1]) && narrow_address(w[2], w[3]) && narrow_address(w[4], w[5]);
+}
+
+// The key of `r` in dimension set `set_index`; returns hash_key(out), and in `narrow` (if given)
+// narrow_key(out). It builds the key a word at a time and hashes the words it holds: reading the
+// key back from memory right after writing it field by field would make the CPU wait for those
+// narrow stores (failed store forwarding).
+std::uint64_t make_key(const FlowRecord& r, const Dimensions& d, std::uint8_t set_index, ShardKey& out,
+                       bool* narrow = nullptr) noexcept;
 
 // The overflow ("other") key of a set.
 ShardKey shard_overflow_key(std::uint8_t set_index) noexcept;

@@ -9,14 +9,21 @@ FlowTable::FlowTable(std::size_t capacity, std::size_t sets)
     : capacity_(capacity),
       // At most 3/4 full, so probe sequences stay short.
       mask_(std::bit_ceil(capacity + capacity / 3 + 1) - 1),
+      narrow_entries_(mask_ + 1),
       tags_(mask_ + 1),
-      entries_(mask_ + 1),
+      wide_entries_(mask_ + 1),
       overflow_(sets) {
   used_.reserve(capacity);
 }
 
 void FlowTable::clear() noexcept {
-  for (std::uint32_t i : used_) tags_[i] = 0;
+  for (std::uint32_t u : used_) {
+    if (u & wide_bit) {
+      tags_[u & ~wide_bit] = 0;
+    } else {
+      narrow_entries_[u].key.b = 0;
+    }
+  }
   used_.clear();
   for (auto& o : overflow_) o = Counters{};
   overflow_records_ = 0;

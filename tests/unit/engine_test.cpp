@@ -167,6 +167,60 @@ TEST(FlowTable, MergesKeysAndOverflowsWithoutLosingTotals) {
   EXPECT_EQ(after, 0u);
 }
 
+// Keys whose addresses are all IPv4 or absent live narrow (4-byte addresses), the others whole:
+// every mix must come back from for_each exactly as it was added, none taken for another (0.0.0.0
+// is not an absent address; :: is, as in ShardKey), and the capacity counts both kinds.
+TEST(FlowTable, NarrowAndWideKeysComeBackExactly) {
+  const Dimensions d = dims({Label::src_addr, Label::dst_addr, Label::exporter});
+  const char* const addresses[] = {"0.0.0.0", "::", "10.0.0.1", "255.255.255.255", "2001:db8::1"};
+  const char* const exporters[] = {"0.0.0.0", "192.0.2.1", "2001:db8::2"};
+  std::vector<ShardKey> keys;
+  for (const char* src : addresses) {
+    for (const char* dst : addresses) {
+      for (const char* exporter : exporters) {
+        FlowRecord r = record(src, dst, 1, 2, 0);
+        r.sampler_address = *core::parse_ip(exporter);
+        ShardKey k;
+        make_key(r, d, 0, k);
+        keys.push_back(k);
+      }
+    }
+  }
+  auto index_of = [&keys](const ShardKey& k) {
+    for (std::size_t i = 0; i < keys.size(); ++i)
+      if (keys[i] == k) return i;
+    return keys.size();
+  };
+  for (const std::size_t capacity : {keys.size(), std::size_t{10}}) {
+    FlowTable t(capacity, 1);
+    for (int pass = 0; pass < 2; ++pass) {  // the second pass after clear(): emptied slots are reused
+      Counters added;
+      for (int round = 1; round <= 2; ++round) {
+        for (std::size_t i = 0; i < keys.size(); ++i) {
+          const Counters c{1000 * i + static_cast<std::uint64_t>(round), static_cast<std::uint64_t>(round),
+                           1};
+          t.add(keys[i], hash_key(keys[i]), c);
+          added += c;
+        }
+      }
+      EXPECT_EQ(t.size(), capacity);
+      std::set<std::size_t> seen;
+      Counters total;
+      t.for_each([&](const ShardKey& k, const Counters& c) {
+        total += c;
+        if (k.overflow) return;
+        const std::size_t i = index_of(k);
+        ASSERT_LT(i, keys.size()) << "a key came back changed";
+        EXPECT_TRUE(seen.insert(i).second) << "key " << i << " came back twice";
+        EXPECT_EQ(c, (Counters{2000 * i + 3, 3, 2})) << "key " << i;  // its two records, rounds 1 and 2
+      });
+      EXPECT_EQ(seen.size(), capacity);
+      EXPECT_EQ(total, added);  // what did not fit is in the overflow entry
+      t.clear();
+    }
+  }
+}
+
 class Stats : public ::testing::Test {
  protected:
   StatsCore make(std::uint32_t budget, std::vector<std::uint64_t> windows) {
