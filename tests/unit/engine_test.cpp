@@ -3,16 +3,22 @@
 // ticks. Expected values are computed from the records each test adds.
 #include <gtest/gtest.h>
 
+#include <arpa/inet.h>
 #include <sched.h>
+#include <sys/socket.h>
+#include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <numeric>
 #include <set>
+#include <thread>
 
+#include "bytes.hpp"
 #include "core/ip_address.hpp"
 #include "engine/collector.hpp"
 #include "engine/flow_table.hpp"
 #include "engine/stats_core.hpp"
+#include "engine/worker.hpp"
 
 namespace flowpulse::engine {
 namespace {
@@ -308,6 +314,96 @@ TEST_F(Stats, WindowBucketsStayWithinTheBudget) {
 }
 
 }  // namespace
+// Datagrams of every size through a worker's real socket (recvmmsg into the worker's buffers): small
+// ones, sizes either side of 2 KiB, a 9 KB one and one near the UDP maximum must decode whole. Each
+// IPFIX datagram carries its template and `n` records of 24 bytes (16 + 24 + 4 + 24n bytes, plus
+// set padding); record i of datagram d has 1000 * d + i + 1 bytes and 1 packet, so the expected
+// totals are the test's own.
+TEST(Worker, ReceivesDatagramsOfEverySize) {
+  struct Size {
+    std::uint32_t records;
+    std::size_t padding;
+  };
+  const Size sizes[] = {{1, 0}, {83, 0}, {83, 12}, {84, 0}, {370, 0}, {2700, 0}};
+  WorkerSettings ws;
+  ws.dimensions = {dims({Label::src_addr})};
+  config::Listener listener;
+  listener.protocol = decode::Protocol::ipfix;
+  listener.address = "127.0.0.1";
+  listener.port = 0;
+  ws.listeners.push_back(listener);
+  auto worker = Worker::create(0, ws);
+  ASSERT_TRUE(worker.ok()) << worker.error();
+  (*worker)->start();
+
+  const int fd = ::socket(AF_INET, SOCK_DGRAM, 0);
+  ASSERT_GE(fd, 0);
+  sockaddr_in to{};
+  to.sin_family = AF_INET;
+  to.sin_port = htons((*worker)->sockets()[0].port());
+  to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  Counters want;
+  std::uint64_t want_records = 0;
+  std::vector<std::size_t> sent_sizes;
+  for (std::uint32_t d = 0; d < std::size(sizes); ++d) {
+    using namespace test;
+    Bytes b;
+    put16(b, 10);  // IPFIX header; length patched below
+    put16(b, 0);
+    put32(b, 1700000000);
+    put32(b, d);  // sequence
+    put32(b, 7);  // observation domain
+    put16(b, 2);  // template set: template 256, 4 fields
+    put16(b, 4 + 4 + 4 * 4);
+    put16(b, 256);
+    put16(b, 4);
+    for (const unsigned field : {8U, 12U}) put16(b, field), put16(b, 4);  // source/destination IPv4 address
+    for (const unsigned field : {1U, 2U}) put16(b, field), put16(b, 8);   // octet/packet delta count
+    put16(b, 256);
+    put16(b, static_cast<unsigned>(4 + 24 * sizes[d].records + sizes[d].padding));
+    for (std::uint32_t i = 0; i < sizes[d].records; ++i) {
+      put32(b, 0x0a000000U + i);
+      put32(b, 0xc0000201U);
+      const std::uint64_t bytes = 1000ULL * d + i + 1;
+      put64(b, bytes);
+      put64(b, 1);
+      want += Counters{bytes, 1, 1};
+    }
+    b.resize(b.size() + sizes[d].padding, 0);
+    b[2] = static_cast<std::uint8_t>(b.size() >> 8);
+    b[3] = static_cast<std::uint8_t>(b.size() & 0xff);
+    want_records += sizes[d].records;
+    sent_sizes.push_back(b.size());
+    ASSERT_EQ(::sendto(fd, b.data(), b.size(), 0, reinterpret_cast<const sockaddr*>(&to), sizeof to),
+              static_cast<ssize_t>(b.size()))
+        << std::strerror(errno);
+  }
+  ::close(fd);
+  EXPECT_EQ(sent_sizes, (std::vector<std::size_t>{68, 2036, 2048, 2060, 8924, 64844}));
+
+  // Hand-overs until the worker has parsed every datagram; the flows are summed over the shards.
+  FlowTable first(ws.table_capacity, 1);
+  FlowTable* spare = &first;
+  Counters got;
+  ListenerCounters seen;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (seen.received < std::size(sizes) && std::chrono::steady_clock::now() < deadline) {
+    (*worker)->request_swap(spare);
+    FlowTable* retired = nullptr;
+    while ((retired = (*worker)->take_retired()) == nullptr)
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    retired->for_each([&got](const ShardKey&, const Counters& c) { got += c; });
+    seen = retired->snapshot.listeners.at(0);
+    retired->clear();
+    spare = retired;  // free again: the worker writes the one it was handed
+  }
+  (*worker)->stop();
+  EXPECT_EQ(seen.received, std::size(sizes));
+  EXPECT_EQ(seen.parsed, std::size(sizes));
+  EXPECT_EQ(seen.records, want_records);
+  EXPECT_EQ(got, want);
+}
+
 // performance.worker_cpus: each worker thread keeps to its CPU (read back from /proc, the kernel's
 // own view), and a CPU the process may not use is a clear error at start.
 TEST(Collector, WorkersKeepToTheirConfiguredCpus) {
