@@ -268,12 +268,15 @@ void AfPacketSource::release() {
   block_ = (block_ + 1) % block_count_;
 }
 
-SourceStats AfPacketSource::stats() const {
-  tpacket_stats_v3 st{};
+std::uint64_t take_packet_drops(int fd) noexcept {
+  tpacket_stats_v3 st{};  // TPACKET_V1/V2 sockets fill its first two fields, tp_drops among them
   socklen_t len = sizeof st;
-  if (fd_ >= 0 && getsockopt(fd_, SOL_PACKET, PACKET_STATISTICS, &st, &len) == 0) {
-    kernel_drops_.fetch_add(st.tp_drops, std::memory_order_relaxed);
-  }
+  if (fd < 0 || getsockopt(fd, SOL_PACKET, PACKET_STATISTICS, &st, &len) != 0) return 0;
+  return st.tp_drops;
+}
+
+SourceStats AfPacketSource::stats() const {
+  kernel_drops_.fetch_add(take_packet_drops(fd_), std::memory_order_relaxed);
   SourceStats s;
   s.frames = frames_.load(std::memory_order_relaxed);
   s.bytes = bytes_.load(std::memory_order_relaxed);

@@ -37,6 +37,10 @@ struct AfPacketOptions {
   bool promiscuous = true;
 };
 
+// The frames a packet socket dropped since the last call (PACKET_STATISTICS resets on every read):
+// its ring was full. 0 when the socket has none or is not a packet socket.
+std::uint64_t take_packet_drops(int fd) noexcept;
+
 class AfPacketSource final : public PacketSource {
  public:
   // Opens the socket and ring on `device`. Errors name the interface and say what to do: an interface

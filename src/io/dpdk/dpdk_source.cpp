@@ -12,13 +12,18 @@
 #include <rte_mempool.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <cstring>
 #include <ctime>
 #include <filesystem>
+#include <fstream>
+#include <map>
 #include <mutex>
+#include <sstream>
 #include <string_view>
 
 #include "core/log.hpp"
+#include "io/afpacket_source.hpp"
 
 namespace flowpulse::io::dpdk {
 namespace {
@@ -47,6 +52,38 @@ std::uint32_t pool_size(std::uint32_t wanted) {
   return n - 1;
 }
 
+// The process's socket file descriptors and their inodes (/proc/self/fd links read "socket:[N]").
+std::vector<std::pair<int, unsigned long>> socket_fds() {
+  std::vector<std::pair<int, unsigned long>> out;
+  std::error_code ec;
+  for (const auto& e : std::filesystem::directory_iterator("/proc/self/fd", ec)) {
+    std::error_code link_ec;
+    const std::string target = std::filesystem::read_symlink(e.path(), link_ec).string();
+    unsigned long inode = 0;
+    if (link_ec || std::sscanf(target.c_str(), "socket:[%lu]", &inode) != 1) continue;
+    out.emplace_back(std::atoi(e.path().filename().c_str()), inode);
+  }
+  return out;
+}
+
+// AF_PACKET sockets of this network namespace: inode -> bound interface index (/proc/net/packet:
+// sk RefCnt Type Proto Iface R Rmem User Inode).
+std::map<unsigned long, int> packet_socket_interfaces() {
+  std::map<unsigned long, int> out;
+  std::ifstream in("/proc/net/packet");
+  std::string line;
+  std::getline(in, line);  // header
+  while (std::getline(in, line)) {
+    std::istringstream f(line);
+    std::string sk, refs, type, proto;
+    int iface = 0;
+    std::string r, rmem, user;
+    unsigned long inode = 0;
+    if (f >> sk >> refs >> type >> proto >> iface >> r >> rmem >> user >> inode) out[inode] = iface;
+  }
+  return out;
+}
+
 }  // namespace
 
 core::Result<std::shared_ptr<Eal>> Eal::init(const std::vector<std::string>& args) {
@@ -70,6 +107,7 @@ core::Result<std::shared_ptr<Eal>> Eal::init(const std::vector<std::string>& arg
   for (auto& a : argv_storage) argv.push_back(a.data());
   argv.push_back(nullptr);
   eal_used = true;
+  const auto sockets_before = socket_fds();
   const int rc = rte_eal_init(static_cast<int>(argv_storage.size()), argv.data());
   if (rc < 0) {
     std::string joined;
@@ -80,6 +118,13 @@ core::Result<std::shared_ptr<Eal>> Eal::init(const std::vector<std::string>& arg
                        "strings and that the process may lock memory"};
   }
   std::shared_ptr<Eal> eal(new Eal(args));
+  const auto packet = packet_socket_interfaces();
+  for (const auto& fd : socket_fds()) {
+    const auto it = packet.find(fd.second);
+    if (it != packet.end() &&
+        std::find(sockets_before.begin(), sockets_before.end(), fd) == sockets_before.end())
+      eal->packet_sockets_.push_back({fd.first, it->second});
+  }
   eal_instance = eal;
   log::info("dpdk eal started", {{"ports", static_cast<unsigned>(rte_eth_dev_count_avail())},
                                  {"lcores", static_cast<unsigned>(rte_lcore_count())}});
@@ -136,6 +181,17 @@ core::Result<std::shared_ptr<DpdkPort>> DpdkPort::open(std::shared_ptr<Eal> eal,
     return core::Error{what + ": cannot read device info: " + rte_error(rc)};
   }
   port->driver_ = info.driver_name != nullptr ? info.driver_name : "";
+  if (port->driver_ == "net_af_packet") {
+    for (const auto& ps : port->eal_->packet_sockets())
+      if (info.if_index != 0 && ps.ifindex == static_cast<int>(info.if_index))
+        port->packet_fds_.push_back(ps.fd);
+    if (port->packet_fds_.empty()) {
+      log::warn(
+          "dpdk net_af_packet port: its sockets were not found, so the drops of its rings cannot be "
+          "counted (flow_capture_drops_total stays 0 for it)",
+          {{"device", device}, {"if_index", static_cast<unsigned>(info.if_index)}});
+    }
+  }
   if (options.rx_queues > info.max_rx_queues) {
     return core::Error{what + " (" + port->driver_ + "): " + std::to_string(options.rx_queues) +
                        " rx queues asked, the device has " + std::to_string(info.max_rx_queues)};
@@ -245,6 +301,11 @@ PortStats DpdkPort::stats() const {
     out.ipackets = s.ipackets;
     out.ibytes = s.ibytes;
     out.imissed = s.imissed;
+    if (!packet_fds_.empty()) {
+      std::lock_guard lock(packet_drops_mutex_);
+      for (int fd : packet_fds_) packet_drops_ += take_packet_drops(fd);
+      out.imissed += packet_drops_;
+    }
     out.ierrors = s.ierrors;
     out.rx_nombuf = s.rx_nombuf;
   }

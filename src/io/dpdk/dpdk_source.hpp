@@ -11,6 +11,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <span>
 #include <string>
 #include <vector>
@@ -39,9 +40,18 @@ class Eal {
   // Ports the EAL probed (real NICs bound to a DPDK driver and --vdev devices).
   std::uint16_t port_count() const noexcept;
 
+  // The AF_PACKET sockets the EAL's probe opened (net_af_packet vdevs open theirs then), with the
+  // interface index each is bound to.
+  struct PacketSocket {
+    int fd;
+    int ifindex;
+  };
+  const std::vector<PacketSocket>& packet_sockets() const noexcept { return packet_sockets_; }
+
  private:
   explicit Eal(std::vector<std::string> args) : args_(std::move(args)) {}
   std::vector<std::string> args_;
+  std::vector<PacketSocket> packet_sockets_;
 };
 
 struct PortOptions {
@@ -58,7 +68,7 @@ struct PortOptions {
 struct PortStats {
   std::uint64_t ipackets = 0;
   std::uint64_t ibytes = 0;
-  std::uint64_t imissed = 0;    // dropped by the NIC: RX ring full
+  std::uint64_t imissed = 0;    // dropped by the NIC: RX ring full (net_af_packet: its sockets' rings)
   std::uint64_t ierrors = 0;    // bad frames
   std::uint64_t rx_nombuf = 0;  // no mbuf to receive into
 };
@@ -100,6 +110,11 @@ class DpdkPort {
   std::uint16_t tx_queues_ = 0;
   bool rss_ = false;
   bool started_ = false;
+  // net_af_packet: its sockets (one per queue pair). DPDK 22.11's PMD reports no imissed, so the
+  // port reads the kernel's drop counts itself and keeps their sum (the reads reset them).
+  std::vector<int> packet_fds_;
+  mutable std::mutex packet_drops_mutex_;
+  mutable std::uint64_t packet_drops_ = 0;
   int timestamp_offset_ = -1;         // mbuf dynfield offset of the RX timestamp, -1 = none
   std::uint64_t timestamp_flag_ = 0;  // ol_flags bit that says the mbuf carries one
 };
