@@ -1,12 +1,12 @@
 // A worker's flow-table shard: fixed-capacity open addressing (linear probing), allocated once at
-// start. A key whose addresses are all IPv4 (or absent), nearly every key, is kept narrow: its
-// addresses as 4 bytes, so key, counters and an occupancy tag fill one 64-byte entry and a probe
-// touches one cache line. Other keys live whole in 96-byte entries behind 8-bit tags. With tens of
-// thousands of keys a shard outgrows L2 (2 MiB per core here), and the cache lines a record
-// touches are what it costs (BM_Netflow9Worker). When `capacity` keys are in it, further new keys go to
-// their set's overflow entry and are counted, so totals are never lost. The worker also writes its
-// cumulative counters into the shard when it hands it to the stats core (WorkerSnapshot), so the
-// stats core only ever reads shards no worker is writing.
+// start. A key whose addresses are all IPv4 or absent is kept narrow: addresses as 4 bytes, so key,
+// counters and an occupancy word fill one 64-byte entry and a probe touches one cache line. Keys
+// with an IPv6 address live whole in 96-byte entries behind 8-bit tags. With tens of thousands of
+// keys a shard outgrows L2 (2 MiB per core here), and the cache lines a record touches are what it
+// costs (BM_Netflow9Worker). When `capacity` keys are in it, further new keys go to their set's
+// overflow entry and are counted, so totals are never lost. The worker also writes its cumulative
+// counters into the shard when it hands it to the stats core (WorkerSnapshot), so the stats core
+// only ever reads shards no worker is writing.
 #pragma once
 
 #include <cstddef>

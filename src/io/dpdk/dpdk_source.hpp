@@ -111,7 +111,8 @@ class DpdkPort {
   bool rss_ = false;
   bool started_ = false;
   // net_af_packet: its sockets (one per queue pair). DPDK 22.11's PMD reports no imissed, so the
-  // port reads the kernel's drop counts itself and keeps their sum (the reads reset them).
+  // port reads the kernel's drop counts itself and keeps their sum (the reads reset them). Were a
+  // PMD to read them too, each drop would still be counted once: by whichever read it first.
   std::vector<int> packet_fds_;
   mutable std::mutex packet_drops_mutex_;
   mutable std::uint64_t packet_drops_ = 0;
