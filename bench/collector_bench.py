@@ -309,6 +309,22 @@ def free_tcp_port():
         return s.getsockname()[1]
 
 
+def metric_samples(port):
+    """flowpulse's /metrics on 127.0.0.1:port as (series, value) pairs, series being the name with its
+    labels; None when it does not answer."""
+    try:
+        with urllib.request.urlopen("http://127.0.0.1:%d/metrics" % port, timeout=5) as r:
+            text = r.read().decode()
+    except OSError:
+        return None
+    samples = []
+    for line in text.splitlines():
+        if line and not line.startswith("#"):
+            series, value = line.rsplit(" ", 1)
+            samples.append((series, float(value)))
+    return samples
+
+
 def wait_settled(scrape, done, limit_seconds, still_seconds=2.5):
     """Scrapes until done(metrics) holds, the metrics stay put for still_seconds, or limit_seconds
     pass; returns the last metrics (None if none came)."""
@@ -383,16 +399,14 @@ class Flowpulse:
         return self.p.pid
 
     def scrape(self):
-        try:
-            with urllib.request.urlopen("http://127.0.0.1:%d/metrics" % self.metrics_port, timeout=5) as r:
-                text = r.read().decode()
-        except OSError:
+        samples = metric_samples(self.metrics_port)
+        if samples is None:
             return None
         m = {}
-        for line in text.splitlines():
-            for name in ("flow_received_packets_total", "flow_parsed_records_total", "flow_kernel_drops_total"):
-                if line.startswith(name + "{") or line.startswith(name + " "):
-                    m[name] = m.get(name, 0) + float(line.rsplit(" ", 1)[1])
+        for series, value in samples:
+            name = series.split("{", 1)[0]
+            if name in ("flow_received_packets_total", "flow_parsed_records_total", "flow_kernel_drops_total"):
+                m[name] = m.get(name, 0) + value
         return m
 
     def finish(self, expected_datagrams=None):

@@ -29,9 +29,8 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 
-from collector_bench import free_tcp_port, stop_process, wait_settled  # the collector benchmark, in this directory
+from collector_bench import free_tcp_port, metric_samples, stop_process, wait_settled  # the collector benchmark, in this directory
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SOURCES = ["afpacket", "pcap", "afxdp", "dpdk_af_packet", "dpdk_af_xdp"]
@@ -60,19 +59,17 @@ def veth_rx(dev):
 
 
 def scrape(port):
-    try:
-        with urllib.request.urlopen("http://127.0.0.1:%d/metrics" % port, timeout=5) as r:
-            text = r.read().decode()
-    except OSError:
+    samples = metric_samples(port)
+    if samples is None:
         return None
     m = {"metered": 0, "drops": 0, "frames": 0}
-    for line in text.splitlines():
-        if line.startswith("flow_packets_total{") and 'protocol="udp"' in line and 'dst_port="%d"' % PORT in line:
-            m["metered"] += int(float(line.rsplit(" ", 1)[1]))
-        elif line.startswith("flow_capture_drops_total"):
-            m["drops"] += int(float(line.rsplit(" ", 1)[1]))
-        elif line.startswith("flow_capture_frames_total"):
-            m["frames"] += int(float(line.rsplit(" ", 1)[1]))
+    for series, value in samples:
+        if series.startswith("flow_packets_total{") and 'protocol="udp"' in series and 'dst_port="%d"' % PORT in series:
+            m["metered"] += int(value)
+        elif series.startswith("flow_capture_drops_total"):
+            m["drops"] += int(value)
+        elif series.startswith("flow_capture_frames_total"):
+            m["frames"] += int(value)
     return m
 
 

@@ -390,8 +390,9 @@ TEST(Worker, ReceivesDatagramsOfEverySize) {
   while (seen.received < std::size(sizes) && std::chrono::steady_clock::now() < deadline) {
     (*worker)->request_swap(spare);
     FlowTable* retired = nullptr;
-    while ((retired = (*worker)->take_retired()) == nullptr)
+    while ((retired = (*worker)->take_retired()) == nullptr && std::chrono::steady_clock::now() < deadline)
       std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    ASSERT_NE(retired, nullptr) << "the worker never handed its shard over";
     retired->for_each([&got](const ShardKey&, const Counters& c) { got += c; });
     seen = retired->snapshot.listeners.at(0);
     retired->clear();
