@@ -173,6 +173,25 @@ TEST(SdkInstall, PkgConfigConsumerBuildsAndRunsTheExample) {
   auto ldd = test::run({"env", ld_path, "ldd", exe.string()});
   EXPECT_TRUE(contains(ldd.out, "libflowpulse.so") && contains(ldd.out, lib_dir.string())) << ldd.out;
 
+  // The library exports the SDK's API and nothing of the engine inside it (src/sdk/libflowpulse.map):
+  // every symbol it defines for the dynamic linker is a member of flowpulse::Engine.
+  REQUIRE_TOOL(nm, "nm");
+  auto symbols = test::run({nm, "-D", "--defined-only", "-C", (lib_dir / "libflowpulse.so").string()});
+  ASSERT_EQ(symbols.code, 0) << symbols.err;
+  std::size_t engine_members = 0;
+  std::istringstream lines(symbols.out);
+  for (std::string line; std::getline(lines, line);) {
+    // "<address> <type> <name>"
+    const std::size_t name_at = line.find(' ', line.find(' ') + 1);
+    const std::string name = name_at == std::string::npos ? line : line.substr(name_at + 1);
+    if (name.rfind("flowpulse::Engine::", 0) == 0)
+      ++engine_members;
+    else
+      ADD_FAILURE() << "libflowpulse.so exports an internal symbol: " << name;
+  }
+  EXPECT_TRUE(contains(symbols.out, "flowpulse::Engine::start()")) << symbols.out;
+  EXPECT_GE(engine_members, 10u) << symbols.out;
+
   auto ran =
       test::run({"env", ld_path, exe.string(), "--device", "lo", "--seconds", "2", "--limit", "5"}, 30'000);
   EXPECT_EQ(ran.code, 0) << ran.out << ran.err;
