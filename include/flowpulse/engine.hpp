@@ -19,9 +19,11 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <stop_token>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "flowpulse/process.hpp"
@@ -33,6 +35,8 @@ struct Status {
   std::string error;
   explicit operator bool() const noexcept { return error.empty(); }
 };
+
+enum class LogLevel : std::uint8_t { debug, info, warn, error, off };
 
 enum class CaptureMethod : std::uint8_t {
   afpacket,  // TPACKET_V3 ring, PACKET_FANOUT_HASH across workers (the default)
@@ -67,6 +71,13 @@ struct Options {
   std::string cgroup_parent;  // empty: where cgroup2 is mounted (/sys/fs/cgroup or .../unified)
   // When stop is requested on this token, the engine stops as if stop() had been called.
   std::stop_token stop_token;
+  // The engine's log: lines at log_level and above, one logfmt line each ("ts=... level=warn
+  // msg=... key=value ..."; repeated errors of one kind are rate-limited and counted). They go to
+  // log_sink when it is set, else to stderr. log_sink is called from the engine's threads, one line
+  // at a time: keep it short and do not call the Engine from it. The log is per process: start()
+  // sets it, so the engine started last decides.
+  LogLevel log_level = LogLevel::warn;
+  std::function<void(LogLevel level, std::string_view line)> log_sink;
 };
 
 class Engine {

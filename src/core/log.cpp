@@ -74,7 +74,11 @@ void append_timestamp(std::string& out, std::uint64_t ns) {
 void write_line(Level level, std::string_view message, std::span<const Field> fields) {
   State& s = state();
   std::string line = format_line(level, message, fields, s.options.format, core::realtime_ns());
-  s.logger->log(spdlog::level::info, line);
+  if (s.options.line_sink) {
+    s.options.line_sink(level, line);
+  } else {
+    s.logger->log(spdlog::level::info, line);
+  }
 }
 
 }  // namespace

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <initializer_list>
 #include <memory>
 #include <span>
@@ -49,9 +50,13 @@ struct Options {
   Format format = Format::logfmt;
   std::uint64_t rate_limit_interval_ns = 10'000'000'000ULL;  // 10 s
   std::uint32_t rate_limit_burst = 5;                        // lines per key per interval
+  // When set, every formatted line goes here instead of to a spdlog sink (the SDK's
+  // Options::log_sink). Called under the log's lock, one line at a time, from any thread.
+  std::function<void(Level level, std::string_view line)> line_sink;
 };
 
-// Sets level, format and rate limits. Lines go to stderr, or to `sink` when given (tests).
+// Sets level, format and rate limits. Lines go to options.line_sink when set, else to `sink` when
+// given (tests), else to stderr.
 void configure(const Options& options, spdlog::sink_ptr sink = nullptr);
 const Options& options();
 

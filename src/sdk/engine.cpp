@@ -8,6 +8,7 @@
 #include <optional>
 
 #include "core/clock.hpp"
+#include "core/log.hpp"
 #include "engine/collector.hpp"
 #include "proc/attribution.hpp"
 #include "sdk/capture.hpp"
@@ -60,6 +61,27 @@ config::Config engine_config(const Options& o) {
   return cfg;
 }
 
+// Options::log_level and log_sink as the process's log settings (logfmt, default rate limits).
+log::Options log_options(const Options& o) {
+  log::Options lo;
+  switch (o.log_level) {
+    case LogLevel::debug: lo.level = log::Level::debug; break;
+    case LogLevel::info: lo.level = log::Level::info; break;
+    case LogLevel::warn: lo.level = log::Level::warn; break;
+    case LogLevel::error:
+    case LogLevel::off: lo.level = log::Level::error; break;
+  }
+  if (o.log_level == LogLevel::off) {
+    lo.line_sink = [](log::Level, std::string_view) {};
+  } else if (o.log_sink) {
+    lo.line_sink = [sink = o.log_sink](log::Level level, std::string_view line) {
+      static constexpr LogLevel levels[] = {LogLevel::debug, LogLevel::info, LogLevel::warn, LogLevel::error};
+      sink(levels[static_cast<int>(level)], line);
+    };
+  }
+  return lo;
+}
+
 }  // namespace
 
 Engine::Engine(Options options) : impl_(std::make_unique<Impl>()) { impl_->options = std::move(options); }
@@ -83,6 +105,7 @@ Status Engine::start_locked() {
   }
   const Options& o = m.options;
   if (o.devices.empty()) return {"flowpulse engine: no device to capture on (Options::devices)"};
+  log::configure(log_options(o));  // before anything logs
   // Kept here until everything started: a failed start leaves the process where it was.
   std::unique_ptr<sdk::CgroupLimit> cgroup;
   if (!o.cpu_max.empty() || !o.memory_max.empty()) {

@@ -30,6 +30,7 @@
 #include <functional>
 #include <future>
 #include <map>
+#include <mutex>
 #include <set>
 #include <sstream>
 #include <string>
@@ -525,6 +526,70 @@ TEST(SdkEngine, StopTokenStopsTheEngine) {
   EXPECT_FALSE(engine.running());
   EXPECT_EQ(waited.wait_for(5s), std::future_status::ready);
   EXPECT_TRUE(engine.wait_for(0ms));
+}
+
+// The engine's log goes to Options::log_sink at Options::log_level and above, or to stderr without
+// a sink. The engine logs "collector started" at info on every start (src/engine/collector.cpp).
+TEST(SdkEngine, LogLinesGoToTheSinkAtTheLevelAskedOrToStderr) {
+  REQUIRE_ROOT();
+  const ChildReport r = in_child([](std::map<std::string, std::string>& f) {
+    char path[] = "/tmp/fp-sdk-stderr-XXXXXX";
+    const int fd = ::mkstemp(path);
+    if (fd < 0 || ::dup2(fd, STDERR_FILENO) < 0) return;  // the parent sees no facts
+    ::unlink(path);
+    auto stderr_size = [&] { return std::to_string(::lseek(fd, 0, SEEK_END)); };
+    const std::pair<const char*, LogLevel> runs[] = {
+        {"debug", LogLevel::debug}, {"warn", LogLevel::warn}, {"off", LogLevel::off}};
+    for (const auto& [name, level] : runs) {
+      std::mutex mu;
+      std::vector<std::pair<LogLevel, std::string>> lines;
+      Options o = on_lo();
+      o.log_level = level;
+      o.log_sink = [&](LogLevel l, std::string_view line) {
+        std::lock_guard lock(mu);
+        lines.emplace_back(l, std::string(line));
+      };
+      Engine engine(o);
+      const Status st = engine.start();
+      f[std::string(name) + ".error"] = st.error;
+      engine.stop();
+      std::lock_guard lock(mu);
+      std::string started, mismatched;
+      for (const auto& [l, line] : lines) {
+        if (contains(line, "msg=\"collector started\"")) started += "x";
+        // The level handed to the sink is the one the line names.
+        static constexpr const char* names[] = {"debug", "info", "warn", "error", "off"};
+        if (!contains(line, std::string("level=") + names[static_cast<int>(l)]) || line.rfind("ts=", 0) != 0)
+          mismatched += line + "|";
+      }
+      f[std::string(name) + ".started_lines"] = started;
+      f[std::string(name) + ".mismatched"] = mismatched;
+      f[std::string(name) + ".stderr"] = stderr_size();
+    }
+    // No sink: the lines go to stderr.
+    Options o = on_lo();
+    o.log_level = LogLevel::info;
+    Engine engine(o);
+    f["stderr.error"] = engine.start().error;
+    engine.stop();
+    std::string text(static_cast<std::size_t>(::lseek(fd, 0, SEEK_END)), '\0');
+    f["stderr.read"] = std::to_string(::pread(fd, text.data(), text.size(), 0));
+    f["stderr.text"] = text;
+  });
+  ASSERT_EQ(r.facts.count("child_status"), 0u) << "the child died: " << r.facts.at("child_status");
+  ASSERT_EQ(r.facts.count("stderr.text"), 1u) << "the child reported nothing";
+  const auto& f = r.facts;
+  for (const char* run : {"debug", "warn", "off"}) {
+    const std::string n = run;
+    EXPECT_EQ(f.at(n + ".error"), "") << run;
+    EXPECT_EQ(f.at(n + ".mismatched"), "") << run;
+    EXPECT_EQ(f.at(n + ".stderr"), "0") << run << ": a sink was set, yet stderr got lines";
+  }
+  EXPECT_EQ(f.at("debug.started_lines"), "x");  // info is above debug: passed, once
+  EXPECT_EQ(f.at("warn.started_lines"), "");    // info is below warn: held back
+  EXPECT_EQ(f.at("off.started_lines"), "");
+  EXPECT_EQ(f.at("stderr.error"), "");
+  EXPECT_TRUE(contains(f.at("stderr.text"), "level=info msg=\"collector started\"")) << f.at("stderr.text");
 }
 
 TEST(SdkEngine, AnUnknownInterfaceIsAnErrorNamingIt) {
