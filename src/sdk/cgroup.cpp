@@ -5,6 +5,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 
@@ -34,6 +35,13 @@ std::string own_cgroup() {
   while (std::getline(in, line))
     if (line.rfind("0::", 0) == 0) return line.substr(3);
   return "/";
+}
+
+bool has_word(const std::string& text, std::string_view word) {
+  std::istringstream words(text);
+  for (std::string w; words >> w;)
+    if (w == word) return true;
+  return false;
 }
 
 }  // namespace
@@ -68,42 +76,52 @@ core::Result<std::unique_ptr<CgroupLimit>> CgroupLimit::apply(const std::string&
     return core::Error{"cgroup limits: cannot read " + parent + "/cgroup.controllers: " +
                        std::strerror(errno) + " (is " + parent + " a cgroup v2 directory?)"};
   const std::string available = read_text(parent + "/cgroup.controllers");
+  // What is done is recorded in `c` as it is done, so that a failure part way is undone by its
+  // destructor.
+  std::unique_ptr<CgroupLimit> c(new CgroupLimit());
+  c->parent_ = parent;
   for (const auto& [limit, controller] : {std::pair{cpu_max, "cpu"}, std::pair{memory_max, "memory"}}) {
     if (limit.empty()) continue;
-    std::istringstream words(available);
-    bool found = false;
-    for (std::string w; words >> w;) found |= w == controller;
-    if (!found) {
+    if (!has_word(available, controller)) {
       return core::Error{
           std::string("cgroup limits: the ") + controller + " controller is not available in " + parent +
           " (cgroup.controllers: '" + available.substr(0, available.find('\n')) +
           "'); on a host with cgroup v1 controllers mounted it is bound to v1 and cannot be used"};
     }
+    if (has_word(read_text(parent + "/cgroup.subtree_control"), controller)) continue;
     if (auto st = write_text(parent + "/cgroup.subtree_control", std::string("+") + controller); !st.ok())
       return core::Error{"cgroup limits: enabling " + std::string(controller) + ": " + st.error()};
+    c->enabled_.emplace_back(controller);
   }
-  std::unique_ptr<CgroupLimit> c(new CgroupLimit());
-  c->path_ = parent + "/flowpulse-" + std::to_string(::getpid());
-  if (::mkdir(c->path_.c_str(), 0755) != 0 && errno != EEXIST)
-    return core::Error{"cgroup limits: cannot create " + c->path_ + ": " + std::strerror(errno)};
-  auto fail = [&](const std::string& what) {
-    ::rmdir(c->path_.c_str());
-    return core::Error{"cgroup limits: " + what};
-  };
+  const std::string path = parent + "/flowpulse-" + std::to_string(::getpid());
+  if (::mkdir(path.c_str(), 0755) != 0 && errno != EEXIST)
+    return core::Error{"cgroup limits: cannot create " + path + ": " + std::strerror(errno)};
+  c->path_ = path;
   if (!cpu_max.empty())
-    if (auto st = write_text(c->path_ + "/cpu.max", cpu_max); !st.ok()) return fail(st.error());
+    if (auto st = write_text(path + "/cpu.max", cpu_max); !st.ok())
+      return core::Error{"cgroup limits: " + st.error()};
   if (!memory_max.empty())
-    if (auto st = write_text(c->path_ + "/memory.max", memory_max); !st.ok()) return fail(st.error());
-  c->previous_ = (mount.empty() ? parent : mount) + own_cgroup();
-  if (auto st = write_text(c->path_ + "/cgroup.procs", std::to_string(::getpid())); !st.ok())
-    return fail(st.error());
+    if (auto st = write_text(path + "/memory.max", memory_max); !st.ok())
+      return core::Error{"cgroup limits: " + st.error()};
+  const std::string previous = (mount.empty() ? parent : mount) + own_cgroup();
+  if (auto st = write_text(path + "/cgroup.procs", std::to_string(::getpid())); !st.ok())
+    return core::Error{"cgroup limits: " + st.error()};
+  c->previous_ = previous;
   return c;
 }
 
 CgroupLimit::~CgroupLimit() {
-  // Back where it was, then the (now empty) cgroup goes.
-  (void)write_text(previous_ + "/cgroup.procs", std::to_string(::getpid()));
-  ::rmdir(path_.c_str());
+  // Back where it was, then the (now empty) cgroup goes, then the controllers it enabled.
+  if (!previous_.empty()) (void)write_text(previous_ + "/cgroup.procs", std::to_string(::getpid()));
+  if (!path_.empty()) ::rmdir(path_.c_str());
+  if (enabled_.empty()) return;
+  // Only while no other cgroup is under the parent: disabling a controller takes it from every
+  // child, and another program's cgroup there may rely on it.
+  std::error_code ec;
+  for (const auto& e : std::filesystem::directory_iterator(parent_, ec))
+    if (e.is_directory(ec)) return;
+  for (const std::string& controller : enabled_)
+    (void)write_text(parent_ + "/cgroup.subtree_control", "-" + controller);
 }
 
 }  // namespace flowpulse::sdk

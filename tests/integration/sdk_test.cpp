@@ -425,6 +425,7 @@ TEST_P(SdkCgroup, LimitIsAppliedOrStartSaysWhyNot) {
   ASSERT_FALSE(mount.empty()) << "no cgroup2 mount in /proc/self/mountinfo";
   Options options;
   (std::string(c.controller) == "cpu" ? options.cpu_max : options.memory_max) = c.value;
+  const std::string subtree_before = test::read_text(fs::path(mount) / "cgroup.subtree_control");
   const ChildReport r = start_with_limits(options, mount, c.file);
   ASSERT_EQ(r.facts.count("child_status"), 0u) << "the child died: " << r.facts.at("child_status");
   ASSERT_EQ(r.facts.count("started"), 1u) << "the child reported nothing";
@@ -439,9 +440,12 @@ TEST_P(SdkCgroup, LimitIsAppliedOrStartSaysWhyNot) {
     EXPECT_TRUE(contains(f.at("error"), c.controller) && contains(f.at("error"), "controller"))
         << "cgroup.controllers of " << mount << " has no " << c.controller << "; error: " << f.at("error");
   }
-  // Either way nothing is left behind: the process is where it was and the cgroup is gone.
+  // Either way nothing is left behind: the process is where it was and the cgroup is gone, and
+  // a controller the engine enabled for the mount's children is disabled again (when the mount has
+  // no other child cgroup; with systemd's slices there the controllers were enabled already).
   EXPECT_EQ(f.at("after"), f.at("before"));
   EXPECT_EQ(f.at("dir_left"), "no");
+  EXPECT_EQ(test::read_text(fs::path(mount) / "cgroup.subtree_control"), subtree_before);
 }
 
 INSTANTIATE_TEST_SUITE_P(
