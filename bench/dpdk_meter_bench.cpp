@@ -4,9 +4,11 @@
 // bench_meter (bench/raw_packet_bench.hpp): 64-byte Ethernet/IPv4/UDP of N distinct flows in a
 // shuffled order. Two vdevs:
 //   ring  a net_ring loopback port: a producer thread on another core keeps its ring full by
-//         tx_burst of pre-built mbufs (bench/dpdk_ring_feeder.hpp); the empty-poll fraction says
-//         whether it kept up. The ring has --ring-size slots (rte_eth_from_ring; default 2^20),
-//         or with --ring-size 0 it is `--vdev net_ring0` with that vdev's 1,024-slot ring.
+//         tx_burst (bench/dpdk_ring_feeder.hpp) of pre-built mbufs, one per frame (--feed prebuilt,
+//         the default), or of a NIC-like pool of --feed-mbufs recycled mbufs into which it writes
+//         each frame (--feed recycled); the empty-poll fraction says whether it kept up. The ring
+//         has --ring-size slots (rte_eth_from_ring; default 2^20), or with --ring-size 0 it is
+//         `--vdev net_ring0` with that vdev's 1,024-slot ring.
 //   pcap  net_pcap0 with rx_pcap=FILE,infinite_rx=1: the PMD holds the file in mbufs and copies each
 //         frame into a fresh mbuf per rx_burst, looping for ever (what dpdk-testpmd can read too).
 // Each run measures the loop with the meter and without it (receive + release only: the source's
@@ -20,7 +22,7 @@
 //   bench_dpdk_meter --write-pcap FILE --flows N      writes the frames for N flows as a pcap
 //   bench_dpdk_meter --vdev ring|pcap --flows N [--pcap FILE] [--seconds S] [--warmup S]
 //                    [--mode both|meter|rx] [--memory MB] [--cpu C] [--producer-cpu C]
-//                    [--ring-size N]
+//                    [--ring-size N] [--feed prebuilt|recycled] [--feed-mbufs N]
 // Needs root (EAL memory). Each measured loop prints one `result key=value ...` line.
 #include <unistd.h>
 #include <x86intrin.h>
@@ -65,6 +67,8 @@ struct Options {
   int cpu = 0;
   int producer_cpu = 1;
   std::size_t ring_size = 1U << 20;  // 0: `--vdev net_ring0` (rings of 1,024)
+  bench::RingFeed feed = bench::RingFeed::prebuilt;
+  std::size_t feed_mbufs = 16384;  // the recycled feed's pool, as a NIC queue's descriptors and caches
 };
 
 [[noreturn]] void usage(const char* why) {
@@ -72,7 +76,8 @@ struct Options {
       stderr,
       "%s\nusage: bench_dpdk_meter --write-pcap FILE --flows N\n"
       "       bench_dpdk_meter --vdev ring|pcap --flows N [--pcap FILE] [--seconds S] "
-      "[--warmup S] [--mode both|meter|rx] [--memory MB] [--cpu C] [--producer-cpu C] [--ring-size N]\n",
+      "[--warmup S] [--mode both|meter|rx] [--memory MB] [--cpu C] [--producer-cpu C] [--ring-size N]\n"
+      "       [--feed prebuilt|recycled] [--feed-mbufs N]\n",
       why);
   std::exit(2);
 }
@@ -105,6 +110,12 @@ Options parse_options(int argc, char** argv) {
       o.cpu = std::atoi(next().c_str());
     } else if (a == "--ring-size") {
       o.ring_size = std::strtoul(next().c_str(), nullptr, 10);
+    } else if (a == "--feed") {
+      const std::string f = next();
+      if (f != "prebuilt" && f != "recycled") usage("--feed must be prebuilt or recycled");
+      o.feed = f == "recycled" ? bench::RingFeed::recycled : bench::RingFeed::prebuilt;
+    } else if (a == "--feed-mbufs") {
+      o.feed_mbufs = std::strtoul(next().c_str(), nullptr, 10);
     } else if (a == "--producer-cpu") {
       o.producer_cpu = std::atoi(next().c_str());
     } else if (a == "-h" || a == "--help") {
@@ -347,7 +358,7 @@ int run(const Options& o) {
 
   std::unique_ptr<bench::RingFeeder> feeder;
   if (o.vdev == "ring") {
-    auto f = bench::RingFeeder::create((*port)->port_id(), frames, frame_size);
+    auto f = bench::RingFeeder::create((*port)->port_id(), frames, frame_size, o.feed, o.feed_mbufs);
     if (!f) {
       std::fprintf(stderr, "%s\n", f.error().c_str());
       return 1;
@@ -416,10 +427,11 @@ int run(const Options& o) {
       }
       const bench::RingFeederStats fs = feeder->stats();
       std::printf(
-          "producer sent=%llu tx_calls=%llu ring_full_fraction=%.4f passes=%llu\n",
+          "producer feed=%s sent=%llu tx_calls=%llu ring_full_fraction=%.4f passes=%llu pool_empty=%llu\n",
+          o.feed == bench::RingFeed::recycled ? "recycled" : "prebuilt",
           static_cast<unsigned long long>(fs.sent), static_cast<unsigned long long>(fs.tx_calls),
           fs.tx_calls == 0 ? 0.0 : static_cast<double>(fs.ring_full) / static_cast<double>(fs.tx_calls),
-          static_cast<unsigned long long>(fs.passes));
+          static_cast<unsigned long long>(fs.passes), static_cast<unsigned long long>(fs.pool_empty));
     }
     const io::dpdk::PortStats ps = (*port)->stats();
     std::printf("port ipackets=%llu imissed=%llu ierrors=%llu rx_nombuf=%llu\n",

@@ -30,6 +30,7 @@ seconds=3
 warmup=1
 cpu=1
 producer_cpu=0
+ring_feed=prebuilt
 testpmd_bin="${TESTPMD:-dpdk-testpmd}"
 run_testpmd=1
 results=""
@@ -44,6 +45,9 @@ usage: bench/packet_path_bench.sh [options]
   --warmup S           seconds before each DPDK measurement (default $warmup)
   --cpu C              the worker's CPU (default $cpu; testpmd forwards on CPU 1 with -l 0-1)
   --producer-cpu C     the net_ring producer's CPU (default $producer_cpu)
+  --ring-feed F        prebuilt (default: one pre-built mbuf per frame, sent over and over) or
+                       recycled (a NIC-like pool the producer writes each frame into); see
+                       bench/dpdk_ring_feeder.hpp
   --no-testpmd         skip the dpdk-testpmd ceiling
   --results FILE       also keep every raw measurement as TSV in FILE
 EOF
@@ -58,6 +62,7 @@ while [[ $# -gt 0 ]]; do
     --warmup) warmup="$2"; shift 2 ;;
     --cpu) cpu="$2"; shift 2 ;;
     --producer-cpu) producer_cpu="$2"; shift 2 ;;
+    --ring-feed) ring_feed="$2"; shift 2 ;;
     --no-testpmd) run_testpmd=0; shift ;;
     --results) results="$2"; shift 2 ;;
     -h | --help) usage; exit 0 ;;
@@ -263,7 +268,7 @@ for flows in "${flow_counts[@]}"; do
     if [[ $run_testpmd -eq 1 && $((rep % 2)) -eq 0 ]]; then run_testpmd "$flows" "$rep" "$pcap" "$frames"; fi
     run_bench_meter "$flows" "$rep"
     run_dpdk_meter "$flows" "$rep" pcap --pcap "$pcap"
-    run_dpdk_meter "$flows" "$rep" ring --producer-cpu "$producer_cpu"
+    run_dpdk_meter "$flows" "$rep" ring --producer-cpu "$producer_cpu" --feed "$ring_feed"
     if [[ $run_testpmd -eq 1 && $((rep % 2)) -eq 1 ]]; then run_testpmd "$flows" "$rep" "$pcap" "$frames"; fi
   done
   rm -f "$pcap"
