@@ -117,11 +117,7 @@ core::Status RingFeeder::start(int cpu, std::uint16_t burst) {
       (void)pthread_setaffinity_np(pthread_self(), sizeof set,
                                    &set);  // best effort: the EAL's mask is inherited
     }
-    if (feed_ == RingFeed::recycled) {
-      run_recycled(burst);
-    } else {
-      run(burst);
-    }
+    run(burst);
   });
   return core::Ok{};
 }
@@ -131,15 +127,46 @@ void RingFeeder::stop() {
   if (thread_.joinable()) thread_.join();
 }
 
+bool RingFeeder::stage(rte_mbuf** into, std::size_t first, std::uint16_t count) noexcept {
+  // Raw: the headers keep what create() set (the worker's free leaves lengths and offsets alone).
+  if (rte_mempool_get_bulk(pool_, reinterpret_cast<void**>(into), count) != 0) return false;
+  // Streaming stores, as a NIC's DMA: to memory, not into this core's cache, so the producer does
+  // not first fetch each line from the worker's cache (which stalls it below the worker's rate).
+  // The frames are 64-byte lines at 64-byte aligned data (room after a 128-byte headroom).
+  for (std::uint16_t i = 0; i < count; ++i) {
+    auto* dst = rte_pktmbuf_mtod(into[i], __m128i*);
+    const auto* src = reinterpret_cast<const __m128i*>(frames_.data() + (first + i) * frame_size_);
+    for (std::size_t w = 0; w < frame_size_ / 16; ++w) _mm_stream_si128(dst + w, _mm_loadu_si128(src + w));
+  }
+  _mm_sfence();  // the frames are in memory before the ring hands the mbufs over
+  return true;
+}
+
 void RingFeeder::run(std::uint16_t burst) noexcept {
-  const std::size_t n = mbufs_.size();
+  const bool recycled = feed_ == RingFeed::recycled;
+  const std::size_t n = recycled ? frames_.size() / frame_size_ : mbufs_.size();
+  std::vector<rte_mbuf*> staged(recycled ? burst : 0);
   std::size_t pos = 0;
   RingFeederStats s;
   while (!stop_.load(std::memory_order_relaxed)) {
     const auto want = static_cast<std::uint16_t>(std::min<std::size_t>(burst, n - pos));
-    const std::uint16_t took = rte_eth_tx_burst(port_id_, 0, mbufs_.data() + pos, want);
+    rte_mbuf** out = mbufs_.data() + pos;
+    if (recycled) {
+      if (!stage(staged.data(), pos, want)) {
+        // Every mbuf is in the ring or the worker's hands: it is the bottleneck, as it should be.
+        // Spin, as a NIC waits for descriptors: the pool holds under a millisecond of packets,
+        // less than a sleep takes here.
+        ++s.pool_empty;
+        rte_pause();
+        continue;
+      }
+      out = staged.data();
+    }
+    const std::uint16_t took = rte_eth_tx_burst(port_id_, 0, out, want);
     ++s.tx_calls;
     s.sent += took;
+    if (recycled && took < want)
+      rte_mempool_put_bulk(pool_, reinterpret_cast<void* const*>(out + took), want - took);
     if (took == 0) {
       // The ring is full: the worker is the bottleneck, as it should be. Sleep rather than spin: the
       // ring holds milliseconds of packets, the other core is shared, and a thread that slept is
@@ -151,56 +178,12 @@ void RingFeeder::run(std::uint16_t burst) noexcept {
     pos += took;
     if (pos == n) {
       pos = 0;
-      // Each pass sends each mbuf once and the worker frees it at most once per send: raising the
-      // counts by refill_passes every refill_passes passes keeps every count >= 1 + refill_passes
-      // (they start at 1 + 2 * refill_passes) and below 2^16.
-      if (++s.passes % refill_passes == 0) {
+      // Pre-built: each pass sends each mbuf once and the worker frees it at most once per send:
+      // raising the counts by refill_passes every refill_passes passes keeps every count >= 1 +
+      // refill_passes (they start at 1 + 2 * refill_passes) and below 2^16.
+      if (++s.passes % refill_passes == 0 && !recycled) {
         for (rte_mbuf* m : mbufs_) rte_mbuf_refcnt_update(m, static_cast<std::int16_t>(refill_passes));
       }
-    }
-  }
-  stats_ = s;
-}
-
-void RingFeeder::run_recycled(std::uint16_t burst) noexcept {
-  const std::size_t n = frames_.size() / frame_size_;
-  std::vector<rte_mbuf*> mbufs(burst);
-  std::size_t pos = 0;
-  RingFeederStats s;
-  while (!stop_.load(std::memory_order_relaxed)) {
-    const auto want = static_cast<std::uint16_t>(std::min<std::size_t>(burst, n - pos));
-    // Raw: the headers keep what create() set (the worker's free leaves lengths and offsets alone).
-    if (rte_mempool_get_bulk(pool_, reinterpret_cast<void**>(mbufs.data()), want) != 0) {
-      // Every mbuf is in the ring or the worker's hands: it is the bottleneck, as it should be. Spin,
-      // as a NIC waits for descriptors: the pool holds under a millisecond of packets, less than a
-      // sleep takes here.
-      ++s.pool_empty;
-      rte_pause();
-      continue;
-    }
-    // Streaming stores, as a NIC's DMA: to memory, not into this core's cache, so the producer
-    // does not first fetch each line from the worker's cache (which stalls it below the worker's
-    // rate). The frames are 64-byte lines at 64-byte aligned data (room after a 128-byte headroom).
-    for (std::uint16_t i = 0; i < want; ++i) {
-      auto* dst = rte_pktmbuf_mtod(mbufs[i], __m128i*);
-      const auto* src = reinterpret_cast<const __m128i*>(frames_.data() + (pos + i) * frame_size_);
-      for (std::size_t w = 0; w < frame_size_ / 16; ++w) _mm_stream_si128(dst + w, _mm_loadu_si128(src + w));
-    }
-    _mm_sfence();  // the frames are in memory before the ring hands the mbufs over
-    const std::uint16_t took = rte_eth_tx_burst(port_id_, 0, mbufs.data(), want);
-    ++s.tx_calls;
-    s.sent += took;
-    if (took < want)
-      rte_mempool_put_bulk(pool_, reinterpret_cast<void* const*>(mbufs.data() + took), want - took);
-    if (took == 0) {
-      ++s.ring_full;
-      std::this_thread::sleep_for(std::chrono::microseconds(50));
-      continue;
-    }
-    pos += took;
-    if (pos == n) {
-      pos = 0;
-      ++s.passes;
     }
   }
   stats_ = s;

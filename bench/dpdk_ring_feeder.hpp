@@ -73,7 +73,9 @@ class RingFeeder {
  private:
   RingFeeder() = default;
   void run(std::uint16_t burst) noexcept;
-  void run_recycled(std::uint16_t burst) noexcept;
+  // Recycled feed: takes `count` mbufs from the pool and writes frames first, first + 1, ... into them; false
+  // when the pool has fewer.
+  bool stage(rte_mbuf** into, std::size_t first, std::uint16_t count) noexcept;
 
   static constexpr std::uint32_t refill_passes = 20'000;
 
