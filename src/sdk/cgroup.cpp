@@ -117,9 +117,12 @@ CgroupLimit::~CgroupLimit() {
   if (enabled_.empty()) return;
   // Only while no other cgroup is under the parent: disabling a controller takes it from every
   // child, and another program's cgroup there may rely on it.
+  // (Nothing here throws: a destructor. A parent that cannot be listed counts as not empty.)
   std::error_code ec;
-  for (const auto& e : std::filesystem::directory_iterator(parent_, ec))
-    if (e.is_directory(ec)) return;
+  for (std::filesystem::directory_iterator it(parent_, ec), end; it != end; it.increment(ec)) {
+    if (ec || it->is_directory(ec)) return;
+  }
+  if (ec) return;
   for (const std::string& controller : enabled_)
     (void)write_text(parent_ + "/cgroup.subtree_control", "-" + controller);
 }
