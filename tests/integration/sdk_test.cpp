@@ -577,7 +577,7 @@ TEST(SdkEngine, LogLinesGoToTheSinkAtTheLevelAskedOrToStderr) {
     f["stderr.error"] = engine.start().error;
     engine.stop();
     std::string text(static_cast<std::size_t>(::lseek(fd, 0, SEEK_END)), '\0');
-    f["stderr.read"] = std::to_string(::pread(fd, text.data(), text.size(), 0));
+    if (::pread(fd, text.data(), text.size(), 0) != static_cast<ssize_t>(text.size())) text = "(unreadable)";
     f["stderr.text"] = text;
   });
   ASSERT_EQ(r.facts.count("child_status"), 0u) << "the child died: " << r.facts.at("child_status");
