@@ -22,10 +22,11 @@ RunResult rig_script(const std::vector<std::string>& argv) { return run(argv, 30
 
 }  // namespace
 
-NetnsRig::NetnsRig() {
+NetnsRig::NetnsRig(int index) {
   const int pid = static_cast<int>(getpid());
-  name_ = "fpcap" + std::to_string(pid % 100000);
-  subnet_ = 100 + pid % 150;
+  name_ = "fpcap" + std::to_string(pid % 100000);  // "fp-" + name_ fits an interface name (15)
+  if (index > 0) name_ += static_cast<char>('a' + index);
+  subnet_ = (100 + pid % 150 + 17 * index) % 256;
   script_ = (source_root() / "scripts" / "netns-rig").string();
   rig_script({script_, "down", name_});  // a leftover of a killed run with the same pid
   const auto r = rig_script({script_, "up", name_, std::to_string(subnet_)});

@@ -13,9 +13,10 @@ namespace flowpulse::test {
 
 class NetnsRig {
  public:
-  // Namespace "fpcap<pid>", subnet derived from the pid so parallel runs do not share routes. A
-  // leftover of a killed run with the same pid is removed first.
-  NetnsRig();
+  // Namespace "fpcap<pid>" (and "fpcap<pid>b", "c", ... for `index` 1, 2, ...: a second rig in one
+  // process), subnet derived from the pid and index so parallel runs do not share routes. A
+  // leftover of a killed run with the same name is removed first.
+  explicit NetnsRig(int index = 0);
   ~NetnsRig();
   NetnsRig(const NetnsRig&) = delete;
   NetnsRig& operator=(const NetnsRig&) = delete;
