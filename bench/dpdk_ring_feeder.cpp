@@ -43,60 +43,52 @@ core::Result<std::unique_ptr<RingFeeder>> RingFeeder::create(std::uint16_t port_
     return core::Error{"ring feeder: frames must be whole frames of " + std::to_string(frame_size) +
                        " bytes"};
   }
+  const bool recycled = feed == RingFeed::recycled;
+  if (recycled && pool_mbufs < 2 * 256)
+    return core::Error{"ring feeder: a recycled pool needs at least 512 mbufs"};
+  if (recycled && frame_size % 64 != 0)
+    return core::Error{"ring feeder: a recycled feed writes whole 64-byte lines"};
   std::unique_ptr<RingFeeder> feeder(new RingFeeder());
   feeder->port_id_ = port_id;
   feeder->feed_ = feed;
   feeder->frame_size_ = frame_size;
-  if (feed == RingFeed::recycled) {
-    if (pool_mbufs < 2 * 256) return core::Error{"ring feeder: a recycled pool needs at least 512 mbufs"};
-    if (frame_size % 64 != 0) return core::Error{"ring feeder: a recycled feed writes whole 64-byte lines"};
-    // A per-lcore cache as DpdkPort's pools have: the worker (an EAL lcore) frees into its cache,
-    // which spills to the pool's ring in bulk; the producer (not an lcore) takes from the ring.
-    feeder->pool_ = rte_pktmbuf_pool_create("fp_bench_feed", static_cast<unsigned>(pool_mbufs), 256, 0,
-                                            static_cast<std::uint16_t>(RTE_PKTMBUF_HEADROOM + frame_size),
-                                            rte_socket_id());
-    if (feeder->pool_ == nullptr)
-      return core::Error{"ring feeder: cannot create a pool of " + std::to_string(pool_mbufs) +
-                         " mbufs: " + rte_strerror(rte_errno)};
-    // Every mbuf's header is set once, as for a frame of frame_size bytes; frees keep it.
-    std::vector<rte_mbuf*> all(pool_mbufs);
-    if (rte_pktmbuf_alloc_bulk(feeder->pool_, all.data(), static_cast<unsigned>(pool_mbufs)) != 0)
-      return core::Error{"ring feeder: cannot allocate the mbufs of its own pool"};
-    for (rte_mbuf* m : all) {
-      if (rte_pktmbuf_append(m, static_cast<std::uint16_t>(frame_size)) == nullptr)
-        return core::Error{"ring feeder: a frame does not fit its mbuf"};
-      m->port = port_id;
-    }
-    rte_pktmbuf_free_bulk(all.data(), static_cast<unsigned>(pool_mbufs));
-    feeder->frames_.assign(frames.begin(), frames.end());
-    return feeder;
-  }
-  const std::size_t n = frames.size() / frame_size;
-  // A room of exactly one frame after the headroom: 1M mbufs take ~400 MB, not the 2.4 GB of
+  // Pre-built: one mbuf per frame. Recycled: a NIC queue's pool, with a per-lcore cache as
+  // DpdkPort's pools have (the worker, an EAL lcore, frees into its cache, which spills to the
+  // pool's ring in bulk; the producer, not an lcore, takes from the ring). Either way each mbuf has
+  // room for exactly one frame after the headroom: 1M mbufs take ~400 MB, not the 2.4 GB of
   // default-sized ones.
+  const std::size_t n = recycled ? pool_mbufs : frames.size() / frame_size;
   feeder->pool_ =
-      rte_pktmbuf_pool_create("fp_bench_feed", static_cast<unsigned>(n), 0, 0,
+      rte_pktmbuf_pool_create("fp_bench_feed", static_cast<unsigned>(n), recycled ? 256 : 0, 0,
                               static_cast<std::uint16_t>(RTE_PKTMBUF_HEADROOM + frame_size), rte_socket_id());
   if (feeder->pool_ == nullptr) {
     return core::Error{"ring feeder: cannot create a pool of " + std::to_string(n) +
                        " mbufs: " + rte_strerror(rte_errno) + " (raise the EAL memory, -m N)"};
   }
-  feeder->mbufs_.resize(n);
+  // Every mbuf's header is set once, as for a frame of frame_size bytes (the worker's frees keep it).
+  std::vector<rte_mbuf*> all(n);
   for (std::size_t at = 0; at < n; at += 4096) {
     const auto chunk = static_cast<unsigned>(std::min<std::size_t>(4096, n - at));
-    if (rte_pktmbuf_alloc_bulk(feeder->pool_, feeder->mbufs_.data() + at, chunk) != 0) {
+    if (rte_pktmbuf_alloc_bulk(feeder->pool_, all.data() + at, chunk) != 0) {
       return core::Error{"ring feeder: cannot allocate the mbufs of its own pool"};
     }
   }
-  for (std::size_t i = 0; i < n; ++i) {
-    rte_mbuf* m = feeder->mbufs_[i];
-    char* dst = rte_pktmbuf_append(m, static_cast<std::uint16_t>(frame_size));
-    if (dst == nullptr) return core::Error{"ring feeder: a frame does not fit its mbuf"};
-    std::memcpy(dst, frames.data() + i * frame_size, frame_size);
+  for (rte_mbuf* m : all) {
+    if (rte_pktmbuf_append(m, static_cast<std::uint16_t>(frame_size)) == nullptr)
+      return core::Error{"ring feeder: a frame does not fit its mbuf"};
     m->port = port_id;
-    // Two refills ahead: a pass sends each mbuf once, so it never drops to 1 (see run()).
-    rte_mbuf_refcnt_set(m, static_cast<std::uint16_t>(1 + 2 * refill_passes));
   }
+  if (recycled) {
+    rte_pktmbuf_free_bulk(all.data(), static_cast<unsigned>(n));  // back to the pool, for the producer
+    feeder->frames_.assign(frames.begin(), frames.end());
+    return feeder;
+  }
+  for (std::size_t i = 0; i < n; ++i) {
+    std::memcpy(rte_pktmbuf_mtod(all[i], void*), frames.data() + i * frame_size, frame_size);
+    // Two refills ahead: a pass sends each mbuf once, so it never drops to 1 (see run()).
+    rte_mbuf_refcnt_set(all[i], static_cast<std::uint16_t>(1 + 2 * refill_passes));
+  }
+  feeder->mbufs_ = std::move(all);
   return feeder;
 }
 

@@ -13,6 +13,7 @@
 //
 // Needs root (capture, cgroups): skipped without it, failed under CI=true.
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
@@ -537,10 +538,9 @@ TEST(SdkEngine, StopTokenStopsTheEngine) {
 TEST(SdkEngine, LogLinesGoToTheSinkAtTheLevelAskedOrToStderr) {
   REQUIRE_ROOT();
   const ChildReport r = in_child([](std::map<std::string, std::string>& f) {
-    char path[] = "/tmp/fp-sdk-stderr-XXXXXX";
-    const int fd = ::mkstemp(path);
+    const TempDir dir;
+    const int fd = ::open((dir / "stderr").c_str(), O_RDWR | O_CREAT | O_TRUNC, 0600);
     if (fd < 0 || ::dup2(fd, STDERR_FILENO) < 0) return;  // the parent sees no facts
-    ::unlink(path);
     auto stderr_size = [&] { return std::to_string(::lseek(fd, 0, SEEK_END)); };
     const std::pair<const char*, LogLevel> runs[] = {
         {"debug", LogLevel::debug}, {"warn", LogLevel::warn}, {"off", LogLevel::off}};
