@@ -43,13 +43,15 @@ struct IpAddress {
   // The same, in place. Decoders fill records with these: assigning a temporary built by narrow
   // stores copies it with one wide load, which the CPU cannot forward from the stores (a stall of
   // some 10-15 cycles, per address).
+  // Written as two 8-byte words, so a reader that loads the address a word at a time (the hashes
+  // of the flow keys) gets it forwarded from the stores.
   void set_v4_bytes(const std::uint8_t* network_order) noexcept {
     std::uint8_t v[4];
     std::memcpy(v, network_order, 4);  // first: `network_order` may point into *this
-    std::memset(bytes.data(), 0, 10);
-    bytes[10] = 0xff;
-    bytes[11] = 0xff;
-    std::memcpy(&bytes[12], v, 4);
+    std::uint8_t high[8] = {0, 0, 0xff, 0xff, v[0], v[1], v[2], v[3]};
+    std::uint64_t words[2] = {0, 0};
+    std::memcpy(&words[1], high, 8);
+    std::memcpy(bytes.data(), words, 16);
     family = 4;
   }
   void set_v6_bytes(const std::uint8_t* network_order) noexcept {

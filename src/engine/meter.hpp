@@ -94,8 +94,12 @@ class Meter {
   // Counts the frame; hands a flow export to the decoders. True when the frame is to be metered.
   bool classify(const io::Frame& f, const decode::PacketInfo& info, decode::RecordWriter& out);
   static void make_packet(const io::Frame& f, const decode::PacketInfo& info, Packet& p) noexcept;
-  // Fills `id` a word at a time and returns hash_key(id), hashed from the words it holds (see
+  // The common frame straight from its bytes, without the full parse: counts it and fills `p`, or
+  // returns false (nothing counted) for anything else, which then takes parse_link and classify.
+  bool fast_packet(const io::Frame& f, Packet& p) noexcept;
+  // Stores the id's five words and returns hash_key(id), hashed from the words as they are (see
   // make_key: read back from memory, the id would stall on its narrow stores).
+  static std::uint64_t store_id(FlowId& id, const std::uint64_t (&w)[5]) noexcept;
   static std::uint64_t fill_id(FlowId& id, const IpAddress& src, const IpAddress& dst, std::uint16_t src_port,
                                std::uint16_t dst_port, std::uint8_t proto, std::uint8_t ip_version,
                                std::uint16_t port) noexcept;
