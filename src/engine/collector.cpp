@@ -1,5 +1,7 @@
 #include "engine/collector.hpp"
 
+#include <pthread.h>
+
 #include <condition_variable>
 #include <mutex>
 
@@ -74,6 +76,7 @@ core::Result<std::unique_ptr<Collector>> Collector::start(const config::Config& 
     if (auto pinned = c->workers_[i]->pin(cpus[i % cpus.size()]); !pinned) return core::Error{pinned.error()};
   }
   c->stats_thread_ = std::jthread([p = c.get()](std::stop_token st) { p->run_stats(st); });
+  pthread_setname_np(c->stats_thread_.native_handle(), "fp-stats");
   log::info("collector started", {{"workers", n},
                                   {"capture_workers", c->workers_.size() - n},
                                   {"listeners", c->listeners_.size()},

@@ -106,6 +106,8 @@ Worker::~Worker() {
 
 void Worker::start() {
   thread_ = std::jthread([this](std::stop_token st) { run(st); });
+  // As `top -H` and `ps -L` show it (15 characters at most).
+  pthread_setname_np(thread_.native_handle(), ("fp-worker-" + std::to_string(id_)).c_str());
 }
 
 core::Status Worker::pin(unsigned cpu) {

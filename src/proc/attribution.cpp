@@ -2,6 +2,7 @@
 
 #include <ifaddrs.h>
 #include <netinet/in.h>
+#include <pthread.h>
 #include <sys/socket.h>
 
 #include <algorithm>
@@ -92,6 +93,7 @@ core::Result<std::unique_ptr<Attribution>> Attribution::start(AttributionOptions
   a->last_tick_ns_ = core::realtime_ns();
   a->publish(a->last_tick_ns_);
   a->thread_ = std::jthread([p = a.get()](std::stop_token st) { p->run(st); });
+  pthread_setname_np(a->thread_.native_handle(), "fp-attribution");
   return a;
 }
 

@@ -5,6 +5,8 @@
 // smoke (and, with two queues, the RSS set-up path); net_af_packet on a test veth must count the
 // frames its full ring dropped. Needs root for the EAL's memory set-up and the veth: skipped
 // otherwise, failed under CI=true.
+#include <pthread.h>
+#include <sched.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -115,6 +117,8 @@ struct Rig {
   std::vector<std::string> args;
   std::shared_ptr<Eal> eal;
   std::string error;
+  cpu_set_t cpus_before{};  // the calling thread's CPUs before and after Eal::init
+  cpu_set_t cpus_after{};
 };
 
 Rig& rig() {
@@ -157,7 +161,9 @@ Rig& rig() {
       x.args.push_back("--vdev");
       x.args.push_back("net_af_xdp0,iface=" + x.xdp_netns->outer() + ",start_queue=0,queue_count=1");
     }
+    pthread_getaffinity_np(pthread_self(), sizeof x.cpus_before, &x.cpus_before);
     auto eal = Eal::init(x.args);
+    pthread_getaffinity_np(pthread_self(), sizeof x.cpus_after, &x.cpus_after);
     if (eal) {
       x.eal = *eal;
     } else {
@@ -268,6 +274,16 @@ TEST(Dpdk, EalInitIsOncePerProcess) {
   ASSERT_FALSE(other.ok());
   EXPECT_NE(other.error().find("one EAL per process"), std::string::npos) << other.error();
   EXPECT_GE(rig().eal->port_count(), 4);
+}
+
+// The rig's EAL runs with `-l 0`, which pins the thread calling rte_eal_init to CPU 0; the threads
+// flowpulse starts afterwards (workers, stats core) would all inherit it. Eal::init gives the
+// thread its CPUs back.
+TEST(Dpdk, EalInitLeavesTheCallersCpus) {
+  REQUIRE_EAL();
+  EXPECT_GE(CPU_COUNT(&rig().cpus_before), 1);
+  EXPECT_TRUE(CPU_EQUAL(&rig().cpus_before, &rig().cpus_after))
+      << "CPUs before " << CPU_COUNT(&rig().cpus_before) << ", after " << CPU_COUNT(&rig().cpus_after);
 }
 
 TEST(Dpdk, UnknownDeviceIsAnActionableError) {

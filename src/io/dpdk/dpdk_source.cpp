@@ -11,6 +11,8 @@
 #include <rte_mbuf_dyn.h>
 #include <rte_mempool.h>
 
+#include <pthread.h>
+
 #include <algorithm>
 #include <cstdio>
 #include <cstring>
@@ -108,7 +110,13 @@ core::Result<std::shared_ptr<Eal>> Eal::init(const std::vector<std::string>& arg
   argv.push_back(nullptr);
   eal_used = true;
   const auto sockets_before = socket_fds();
+  // rte_eal_init pins the calling thread to the main lcore's CPU, and every thread started from it
+  // later would inherit that one CPU: the workers (EAL threads by rte_thread_register, placed by
+  // performance.worker_cpus), the stats core, the metrics server. They get the caller's CPUs back.
+  cpu_set_t cpus;
+  const bool have_cpus = pthread_getaffinity_np(pthread_self(), sizeof cpus, &cpus) == 0;
   const int rc = rte_eal_init(static_cast<int>(argv_storage.size()), argv.data());
+  if (have_cpus) pthread_setaffinity_np(pthread_self(), sizeof cpus, &cpus);
   if (rc < 0) {
     std::string joined;
     for (const auto& a : args) joined += (joined.empty() ? "" : " ") + a;
