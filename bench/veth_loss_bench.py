@@ -78,10 +78,12 @@ def run_one(args, kind, rate, rig, work):
     cfg = os.path.join(work, "flowpulse-%s.yaml" % kind)
     with open(cfg, "w") as f:
         f.write("listeners: []\ncapture:\n  sources:\n%s"
-                "performance: {workers: 1, tick: 1s, table_capacity: 65536}\n"
+                "performance: {workers: 1, tick: 1s, table_capacity: 65536%s}\n"
                 "metrics:\n  address: 127.0.0.1\n  port: %d\n  windows: [1m]\n"
                 "  dimensions:\n    - {name: port, labels: [protocol, dst_port]}\n"
-                "logging:\n  level: warn\n" % (source_yaml(kind, rig["outer"]), mport))
+                "logging:\n  level: warn\n" % (
+                    source_yaml(kind, rig["outer"]),
+                    "" if args.worker_cpu is None else ", worker_cpus: [%d]" % args.worker_cpu, mport))
     log = open(os.path.join(work, "flowpulse-%s.log" % kind), "a")
     fp = subprocess.Popen([args.flowpulse, "run", "-c", cfg], stdout=log, stderr=subprocess.STDOUT)
     try:
@@ -96,7 +98,8 @@ def run_one(args, kind, rate, rig, work):
         send_rate = rate if rate > 0 else 5e6  # "max": more than one sender thread reaches
         packets = int((rate if rate > 0 else args.max_packets_per_second) * args.seconds)
         seconds = packets / send_rate
-        out = subprocess.run(["ip", "netns", "exec", rig["name"], args.blaster, "--to", "%s:%d" % (rig["outer_v4"], PORT),
+        pin = [] if args.sender_cpu is None else ["taskset", "-c", str(args.sender_cpu)]
+        out = subprocess.run(["ip", "netns", "exec", rig["name"]] + pin + [args.blaster, "--to", "%s:%d" % (rig["outer_v4"], PORT),
                               "--rate", str(send_rate), "--seconds", "%.3f" % seconds, "--size", "22"],
                              capture_output=True, text=True, timeout=600)
         sent = json.loads(out.stdout.strip().splitlines()[-1])
@@ -124,6 +127,10 @@ def main():
                     help="for rate 0: packets to send = this x --seconds (default 800000, above what "
                          "one sender reaches here)")
     ap.add_argument("--repeats", type=int, default=1)
+    ap.add_argument("--worker-cpu", type=int,
+                    help="flowpulse's capture worker on this CPU (performance.worker_cpus), as an appliance "
+                         "keeps its workers on their own cores; default: wherever the scheduler puts it")
+    ap.add_argument("--sender-cpu", type=int, help="the sender on this CPU (taskset); default: unpinned")
     ap.add_argument("--json", help="write every run and the summary to this file")
     args = ap.parse_args()
     if os.geteuid() != 0:

@@ -1,6 +1,8 @@
 // `flowpulse run`: load the config, serve /metrics, open the listeners, and run until SIGINT or
 // SIGTERM (clean stop, exit 0). SIGHUP reloads the config file: what can change live (logging)
 // changes, the rest is reported as needing a restart.
+#include <pthread.h>
+
 #include <csignal>
 #include <cstdio>
 #include <cstring>
@@ -13,6 +15,7 @@
 #include "config/config.hpp"
 #include "core/log.hpp"
 #include "engine/collector.hpp"
+#include "engine/worker.hpp"
 #include "enrich/enricher.hpp"
 #include "export/flow_metrics.hpp"
 #include "export/metrics.hpp"
@@ -83,6 +86,11 @@ int cmd_run(Args args) {
   sigaddset(&signals, SIGHUP);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
+  // Every thread started from here on (metrics server, DPDK's, stats core) inherits this one's
+  // CPUs: with pinned workers, those are the CPUs the workers do not take.
+  const std::string others =
+      engine::Worker::keep_off_worker_cpus(pthread_self(), cfg.performance.worker_cpus);
+  if (!others.empty()) log::info("threads besides the workers keep to their own CPUs", {{"cpus", others}});
   auto metrics = exporting::MetricsServer::start(cfg.metrics);
   if (!metrics) {
     log::error("cannot start", {{"error", metrics.error()}});

@@ -77,6 +77,7 @@ core::Result<std::unique_ptr<Collector>> Collector::start(const config::Config& 
   }
   c->stats_thread_ = std::jthread([p = c.get()](std::stop_token st) { p->run_stats(st); });
   pthread_setname_np(c->stats_thread_.native_handle(), "fp-stats");
+  Worker::keep_off_worker_cpus(c->stats_thread_.native_handle(), cpus);
   log::info("collector started", {{"workers", n},
                                   {"capture_workers", c->workers_.size() - n},
                                   {"listeners", c->listeners_.size()},

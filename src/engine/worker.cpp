@@ -122,6 +122,24 @@ core::Status Worker::pin(unsigned cpu) {
   return core::Ok{};
 }
 
+std::string Worker::keep_off_worker_cpus(pthread_t thread, const std::vector<std::uint32_t>& worker_cpus) {
+  cpu_set_t cpus;
+  if (worker_cpus.empty() || pthread_getaffinity_np(thread, sizeof cpus, &cpus) != 0) return "";
+  for (std::uint32_t c : worker_cpus) {
+    if (c < CPU_SETSIZE) CPU_CLR(c, &cpus);
+  }
+  if (CPU_COUNT(&cpus) == 0 || pthread_setaffinity_np(thread, sizeof cpus, &cpus) != 0) return "";
+  std::string list;
+  for (int c = 0; c < CPU_SETSIZE; ++c) {
+    if (!CPU_ISSET(c, &cpus)) continue;
+    int last = c;
+    while (last + 1 < CPU_SETSIZE && CPU_ISSET(last + 1, &cpus)) ++last;
+    list += (list.empty() ? "" : ",") + std::to_string(c) + (last > c ? "-" + std::to_string(last) : "");
+    c = last;
+  }
+  return list;
+}
+
 void Worker::stop() {
   if (!thread_.joinable()) return;
   thread_.request_stop();

@@ -11,6 +11,7 @@
 #include <fstream>
 #include <numeric>
 #include <set>
+#include <sstream>
 #include <thread>
 
 #include "bytes.hpp"
@@ -19,6 +20,7 @@
 #include "engine/flow_table.hpp"
 #include "engine/stats_core.hpp"
 #include "engine/worker.hpp"
+#include "test_support.hpp"
 
 namespace flowpulse::engine {
 namespace {
@@ -406,7 +408,8 @@ TEST(Worker, ReceivesDatagramsOfEverySize) {
 }
 
 // performance.worker_cpus: each worker thread keeps to its CPU (read back from /proc, the kernel's
-// own view), and a CPU the process may not use is a clear error at start.
+// own view), the stats core keeps off it when the process has other CPUs, and a CPU the process
+// may not use is a clear error at start.
 TEST(Collector, WorkersKeepToTheirConfiguredCpus) {
   auto cfg = config::load_string("performance: {workers: 2, worker_cpus: [0]}\n");
   ASSERT_TRUE(cfg.ok()) << cfg.error();
@@ -423,15 +426,39 @@ TEST(Collector, WorkersKeepToTheirConfiguredCpus) {
   auto c = Collector::start(*cfg);
   ASSERT_TRUE(c.ok()) << c.error();
   int pinned = 0;
+  std::string stats_cpus;
   for (const auto& e : std::filesystem::directory_iterator("/proc/self/task")) {
     if (before.count(e.path().filename()) != 0) continue;
     std::ifstream status(e.path() / "status");
-    for (std::string line; std::getline(status, line);)
-      if (line.rfind("Cpus_allowed_list:", 0) == 0 && line.substr(line.find_last_of(" \t") + 1) == "0")
-        ++pinned;
+    std::string name;
+    std::getline(std::ifstream(e.path() / "comm"), name);
+    for (std::string line; std::getline(status, line);) {
+      if (line.rfind("Cpus_allowed_list:", 0) != 0) continue;
+      const std::string cpus = line.substr(line.find_last_of(" \t") + 1);
+      if (name.rfind("fp-worker-", 0) == 0 && cpus == "0") ++pinned;
+      if (name == "fp-stats") stats_cpus = cpus;
+    }
   }
-  EXPECT_EQ(pinned, 2);  // the two workers; the stats thread is not pinned
-
+  EXPECT_EQ(pinned, 2);  // the two workers
+  cpu_set_t mine;
+  ASSERT_EQ(sched_getaffinity(0, sizeof mine, &mine), 0);
+  if (CPU_COUNT(&mine) > 1 && CPU_ISSET(0, &mine)) {
+    // The stats thread has this thread's CPUs but 0.
+    std::set<int> want;
+    for (int cpu = 1; cpu < CPU_SETSIZE; ++cpu)
+      if (CPU_ISSET(cpu, &mine)) want.insert(cpu);
+    std::set<int> got;  // from the kernel's list, "1" or "1-3,6"
+    std::istringstream list(stats_cpus);
+    for (std::string range; std::getline(list, range, ',');) {
+      const std::size_t dash = range.find('-');
+      const int lo = std::stoi(range.substr(0, dash));
+      const int hi = dash == std::string::npos ? lo : std::stoi(range.substr(dash + 1));
+      for (int cpu = lo; cpu <= hi; ++cpu) got.insert(cpu);
+    }
+    EXPECT_EQ(got, want) << "fp-stats may run on " << stats_cpus;
+  } else if (test::in_ci()) {
+    ADD_FAILURE() << "needs two CPUs, CPU 0 among them, to see the stats core kept off the workers' CPU";
+  }
   cfg->performance.worker_cpus = {CPU_SETSIZE - 1};
   auto bad = Collector::start(*cfg);
   ASSERT_FALSE(bad.ok());
