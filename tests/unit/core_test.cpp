@@ -2,6 +2,9 @@
 // lines and the rate limiter.
 #include <gtest/gtest.h>
 
+#include <sys/mman.h>
+#include <unistd.h>
+
 #include <spdlog/sinks/ostream_sink.h>
 
 #include <sstream>
@@ -36,6 +39,24 @@ TEST(HugeArray, StartsZeroedBigOnesOnHugePageBoundaries) {
     int v = 1;
   };
   EXPECT_THROW(core::HugeArray<NotZero>(4), std::invalid_argument);
+}
+
+// The memory is resident as soon as the array exists (no page fault left for a worker's first
+// write): mincore, the kernel's own view, says every page is in.
+TEST(HugeArray, IsCommittedWhenMade) {
+  // The pages of the array that are not resident.
+  const auto missing = [](const void* p, std::size_t bytes) {
+    const std::size_t page = static_cast<std::size_t>(sysconf(_SC_PAGESIZE));
+    std::vector<unsigned char> in((bytes + page - 1) / page);
+    if (mincore(const_cast<void*>(p), bytes, in.data()) != 0) return in.size();
+    std::size_t n = 0;
+    for (unsigned char v : in) n += (v & 1) == 0 ? 1 : 0;
+    return n;
+  };
+  core::HugeArray<std::uint64_t> big(1'000'000);  // 8 MB: huge pages asked for
+  EXPECT_EQ(missing(big.data(), big.size() * 8), 0u);
+  core::HugeArray<std::uint64_t> small(1000);  // 8 KB: ordinary pages
+  EXPECT_EQ(missing(small.data(), small.size() * 8), 0u);
 }
 
 TEST(Wire, ReadsBigEndianAndStopsAtTheEnd) {
