@@ -37,11 +37,12 @@ SOURCES = ["afpacket", "pcap", "afxdp", "dpdk_af_packet", "dpdk_af_xdp"]
 PORT = 5300
 
 
-def source_yaml(kind, dev):
+def source_yaml(kind, dev, busy_budget=None):
     if kind in ("afpacket", "pcap", "afxdp"):
         return "    - {type: %s, device: %s}\n" % (kind, dev)
     vdev = {"dpdk_af_packet": "net_af_packet0,iface=%s,framecnt=8192" % dev,
-            "dpdk_af_xdp": "net_af_xdp0,iface=%s,start_queue=0,queue_count=1" % dev}[kind]
+            "dpdk_af_xdp": "net_af_xdp0,iface=%s,start_queue=0,queue_count=1%s" % (
+                dev, "" if busy_budget is None else ",busy_budget=%d" % busy_budget)}[kind]
     eal = ["--no-huge", "-m", "512", "--no-shconf", "--no-pci", "--file-prefix=fp-vethbench-%d" % os.getpid(),
            "--vdev", vdev]
     return "    - {type: dpdk, device: %s, queues: [0], eal_args: [%s]}\n" % (
@@ -82,7 +83,7 @@ def run_one(args, kind, rate, rig, work):
                 "metrics:\n  address: 127.0.0.1\n  port: %d\n  windows: [1m]\n"
                 "  dimensions:\n    - {name: port, labels: [protocol, dst_port]}\n"
                 "logging:\n  level: warn\n" % (
-                    source_yaml(kind, rig["outer"]),
+                    source_yaml(kind, rig["outer"], args.busy_budget),
                     "" if args.worker_cpu is None else ", worker_cpus: [%d]" % args.worker_cpu, mport))
     log = open(os.path.join(work, "flowpulse-%s.log" % kind), "a")
     fp = subprocess.Popen([args.flowpulse, "run", "-c", cfg], stdout=log, stderr=subprocess.STDOUT)
@@ -131,6 +132,9 @@ def main():
                     help="flowpulse's capture worker on this CPU (performance.worker_cpus), as an appliance "
                          "keeps its workers on their own cores; default: wherever the scheduler puts it")
     ap.add_argument("--sender-cpu", type=int, help="the sender on this CPU (taskset); default: unpinned")
+    ap.add_argument("--busy-budget", type=int,
+                    help="net_af_xdp's busy_budget devarg (0 = no busy polling: the PMD then waits in poll() "
+                         "instead of running the veth's NAPI in its recvfrom); default: the PMD's (64)")
     ap.add_argument("--json", help="write every run and the summary to this file")
     args = ap.parse_args()
     if os.geteuid() != 0:
