@@ -61,10 +61,10 @@ class Worker final : public decode::RecordSink {
   // Keeps the started thread on CPU `cpu` (config performance.worker_cpus).
   core::Status pin(unsigned cpu);
   // Keeps `thread` off the CPUs of `worker_cpus` when this process may use others, so that pinned
-  // workers have their CPUs to themselves (the stats core's tick or a scrape would otherwise take a
-  // worker's CPU for milliseconds, and a capture ring lasts ~3 ms at line rate). Returns the CPUs
-  // left to `thread` as a list ("0,2-3"), or "" when nothing changed (no pinned workers, or they
-  // take every CPU).
+  // workers have their CPUs to themselves (the stats core's tick, a scrape, DPDK's threads would
+  // otherwise share them, and a capture ring lasts a few ms at line rate). Returns the CPUs left
+  // to `thread` as a list ("0,2-3"), or "" when nothing changed (no pinned workers, or they take
+  // every CPU).
   static std::string keep_off_worker_cpus(pthread_t thread, const std::vector<std::uint32_t>& worker_cpus);
 
   // Stats core side of the hand-over.
