@@ -14,11 +14,15 @@
 
 #include <sys/mman.h>
 
+#include <cerrno>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <fstream>
 #include <new>
+#include <optional>
 #include <stdexcept>
+#include <string>
 #include <type_traits>
 #include <utility>
 
@@ -32,6 +36,11 @@ class HugeArray {
   static constexpr std::size_t huge_page = std::size_t{2} << 20;
 
   HugeArray() = default;
+  // The bytes an array of `n` elements maps (and commits).
+  static std::size_t bytes_for(std::size_t n) noexcept {
+    const std::size_t wanted = n * sizeof(T);
+    return wanted < huge_page ? wanted : (wanted + huge_page - 1) / huge_page * huge_page;
+  }
   explicit HugeArray(std::size_t n) : size_(n) {
     const T empty{};
     static const unsigned char zeros[sizeof(T)] = {};
@@ -42,14 +51,17 @@ class HugeArray {
     if (wanted < huge_page) {  // smaller than one huge page: ordinary pages
       void* p = ::mmap(nullptr, wanted, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
       if (p == MAP_FAILED) throw std::bad_alloc();
+      if (!commit(p, wanted)) {
+        ::munmap(p, wanted);
+        throw std::bad_alloc();
+      }
       data_ = static_cast<T*>(p);
       bytes_ = wanted;
-      commit(p, wanted);
       return;
     }
     // Map one huge page more than needed and keep the aligned part: only 2 MiB-aligned ranges can
     // be huge pages.
-    const std::size_t bytes = (wanted + huge_page - 1) / huge_page * huge_page;
+    const std::size_t bytes = bytes_for(n);
     void* p = ::mmap(nullptr, bytes + huge_page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (p == MAP_FAILED) throw std::bad_alloc();
     auto* raw = static_cast<std::uint8_t*>(p);
@@ -59,9 +71,12 @@ class HugeArray {
     const std::size_t tail = static_cast<std::size_t>(raw + bytes + huge_page - (aligned + bytes));
     if (tail != 0) ::munmap(aligned + bytes, tail);
     (void)::madvise(aligned, bytes, MADV_HUGEPAGE);  // advice only: without THP these stay 4 KiB pages
+    if (!commit(aligned, bytes)) {
+      ::munmap(aligned, bytes);
+      throw std::bad_alloc();
+    }
     data_ = reinterpret_cast<T*>(aligned);
     bytes_ = bytes;
-    commit(aligned, bytes);
   }
   ~HugeArray() {
     if (data_ != nullptr) ::munmap(data_, bytes_);
@@ -86,17 +101,29 @@ class HugeArray {
 
  private:
   // Faults every page in now (writable, as huge pages where the advice above got them): with
-  // MADV_POPULATE_WRITE (Linux 5.14), else by writing a zero into each 4 KiB page.
-  static void commit(void* p, std::size_t bytes) noexcept {
+  // MADV_POPULATE_WRITE (Linux 5.14), else (a kernel without it) by writing a zero into each 4 KiB
+  // page. False when the kernel could not find the memory.
+  static bool commit(void* p, std::size_t bytes) noexcept {
     constexpr int populate_write = 23;  // MADV_POPULATE_WRITE, which older headers lack
-    if (::madvise(p, bytes, populate_write) == 0) return;
+    if (::madvise(p, bytes, populate_write) == 0) return true;
+    if (errno != EINVAL) return false;
     auto* b = static_cast<volatile std::uint8_t*>(p);
     for (std::size_t at = 0; at < bytes; at += 4096) b[at] = 0;
+    return true;
   }
 
   T* data_ = nullptr;
   std::size_t size_ = 0;
   std::size_t bytes_ = 0;
 };
+
+// MemAvailable of /proc/meminfo: what the kernel estimates can be committed without swapping.
+inline std::optional<std::uint64_t> available_memory_bytes() {
+  std::ifstream meminfo("/proc/meminfo");
+  for (std::string line; std::getline(meminfo, line);) {
+    if (line.rfind("MemAvailable:", 0) == 0) return std::stoull(line.substr(13)) * 1024;
+  }
+  return std::nullopt;
+}
 
 }  // namespace flowpulse::core

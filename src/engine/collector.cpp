@@ -14,6 +14,17 @@ core::Result<std::unique_ptr<Collector>> Collector::start(const config::Config& 
                                                           AddressEnricher* enricher,
                                                           std::vector<CaptureInput> captures,
                                                           FlowObserver* observer) {
+  try {
+    return make(cfg, enricher, std::move(captures), observer);
+  } catch (const std::bad_alloc&) {  // a table's memory, past the check in make()
+    return core::Error{"out of memory while making the flow tables (performance.table_capacity " +
+                       std::to_string(cfg.performance.table_capacity) + "): lower it or performance.workers"};
+  }
+}
+
+core::Result<std::unique_ptr<Collector>> Collector::make(const config::Config& cfg, AddressEnricher* enricher,
+                                                         std::vector<CaptureInput> captures,
+                                                         FlowObserver* observer) {
   std::unique_ptr<Collector> c(new Collector());
   auto dims = compile_dimensions(cfg.metrics.dimensions);
   if (!dims) return core::Error{dims.error()};
@@ -28,6 +39,19 @@ core::Result<std::unique_ptr<Collector>> Collector::start(const config::Config& 
   const unsigned n = cfg.listeners.empty()          ? 0
                      : cfg.performance.workers != 0 ? cfg.performance.workers
                                                     : std::max(1U, std::thread::hardware_concurrency());
+  // The flow tables (two per worker: the one it fills, the one the stats core merges) and the
+  // capture workers' flow caches are committed at start: a capacity the machine cannot hold is an
+  // error here, not the OOM killer's choice later.
+  const std::size_t capacity = cfg.performance.table_capacity;
+  const std::uint64_t need =
+      (n + captures.size()) * 2 * std::uint64_t{FlowTable::memory_bytes(capacity)} +
+      captures.size() * std::uint64_t{Meter::memory_bytes(cfg.performance.table_capacity)};
+  if (const auto available = core::available_memory_bytes(); available && need > *available) {
+    return core::Error{"performance.table_capacity " + std::to_string(capacity) + ": the flow tables of " +
+                       std::to_string(n + captures.size()) + " workers need " + std::to_string(need >> 20) +
+                       " MiB and " + std::to_string(*available >> 20) +
+                       " MiB are available; lower table_capacity or performance.workers"};
+  }
   WorkerSettings ws;
   ws.listeners = cfg.listeners;
   ws.dimensions = c->dimensions_;

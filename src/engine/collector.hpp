@@ -49,6 +49,10 @@ class Collector {
   std::vector<std::uint16_t> bound_ports() const;
 
  private:
+  // start() without its catch of std::bad_alloc.
+  static core::Result<std::unique_ptr<Collector>> make(const config::Config& cfg, AddressEnricher* enricher,
+                                                       std::vector<CaptureInput> captures,
+                                                       FlowObserver* observer);
   Collector() = default;
   void run_stats(std::stop_token stop);
 

@@ -7,13 +7,18 @@ namespace flowpulse::engine {
 
 FlowTable::FlowTable(std::size_t capacity, std::size_t sets)
     : capacity_(capacity),
-      // At most 3/4 full, so probe sequences stay short.
-      mask_(std::bit_ceil(capacity + capacity / 3 + 1) - 1),
+      mask_(table_slots(capacity) - 1),
       narrow_entries_(mask_ + 1),
       tags_(mask_ + 1),
       wide_entries_(mask_ + 1),
       overflow_(sets) {
   used_.reserve(capacity);
+}
+
+std::size_t FlowTable::memory_bytes(std::size_t capacity) noexcept {
+  const std::size_t slots = table_slots(capacity);
+  return core::HugeArray<NarrowEntry>::bytes_for(slots) + core::HugeArray<std::uint8_t>::bytes_for(slots) +
+         core::HugeArray<WideEntry>::bytes_for(slots) + capacity * sizeof(std::uint32_t);
 }
 
 void FlowTable::clear() noexcept {

@@ -9,6 +9,7 @@
 // only ever reads shards no worker is writing.
 #pragma once
 
+#include <bit>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
@@ -67,9 +68,17 @@ struct WorkerSnapshot {
   std::optional<CaptureCounters> capture;  // capture workers only
 };
 
+// Slots of an open-addressing table of `capacity` entries (the flow-table shards, the meter's flow
+// cache): at most 3/4 full, so probe sequences stay short.
+inline std::size_t table_slots(std::size_t capacity) noexcept {
+  return std::bit_ceil(capacity + capacity / 3 + 1);
+}
+
 class FlowTable {
  public:
   FlowTable(std::size_t capacity, std::size_t sets);
+  // The bytes a table of `capacity` entries commits when it is made.
+  static std::size_t memory_bytes(std::size_t capacity) noexcept;
 
   // Adds to the entry of `key` (hash = hash_key(key), narrow = narrow_key(key)), creating it if
   // there is room, else to the set's overflow entry. Returns false when it overflowed.

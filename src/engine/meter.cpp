@@ -9,6 +9,7 @@
 #include "core/huge_array.hpp"
 #include "core/wire.hpp"
 #include "engine/flow_key.hpp"
+#include "engine/flow_table.hpp"
 
 namespace flowpulse::engine {
 
@@ -62,9 +63,7 @@ struct Meter::Cache {
   static_assert(sizeof(Entry) == 64);
 
   explicit Cache(std::uint32_t capacity)
-      : capacity(capacity),
-        mask(std::bit_ceil(std::size_t{capacity} + capacity / 3 + 1) - 1),
-        entries(mask + 1) {
+      : capacity(capacity), mask(table_slots(capacity) - 1), entries(mask + 1) {
     dirty.reserve(mask + 1);
   }
 
@@ -100,6 +99,11 @@ Meter::Meter(const MeterSettings& settings, decode::FlowDecoder& decoder)
 Meter::~Meter() = default;
 
 std::size_t Meter::cached_flows() const noexcept { return cache_->size; }
+
+std::size_t Meter::memory_bytes(std::uint32_t capacity) noexcept {
+  const std::size_t slots = table_slots(capacity);
+  return core::HugeArray<Cache::Entry>::bytes_for(slots) + slots * sizeof(std::uint32_t);
+}
 
 // What the cache update needs of a metered packet, so a burst's parses need not be kept.
 struct Meter::Packet {

@@ -82,6 +82,8 @@ class Meter {
   void notify_new_flows(NewFlowRing* ring) noexcept { new_flows_ = ring; }
   // Flows in the cache (active or idle, not yet reused).
   std::size_t cached_flows() const noexcept;
+  // The bytes a cache of `capacity` flows commits when the meter is made.
+  static std::size_t memory_bytes(std::uint32_t capacity) noexcept;
   // Whether the frame is a flow export by its parse (UDP to an export port, complete).
   bool is_export(const decode::PacketInfo& info) const noexcept {
     return info.proto == 17 && info.payload_complete() && is_export_port_[info.dst_port] != 0;

@@ -407,6 +407,27 @@ TEST(Worker, ReceivesDatagramsOfEverySize) {
   EXPECT_EQ(got, want);
 }
 
+// The flow tables are committed at start: a table_capacity the machine cannot hold is refused with
+// what it would need (64 workers of 2^26 entries: about 2.6 TB, more than any machine this runs
+// on), before any table is made.
+TEST(Collector, RefusesTablesTheMachineCannotHold) {
+  auto cfg = config::load_string("performance: {workers: 64, table_capacity: 67108864}\n");
+  ASSERT_TRUE(cfg.ok()) << cfg.error();
+  config::Listener l;
+  l.protocol = decode::Protocol::ipfix;
+  l.address = "127.0.0.1";
+  cfg->listeners.push_back(l);
+  // Per table: 2^27 slots (2^26 x 4/3, up to a power of two) of a 64-byte narrow entry, a tag byte
+  // and a 96-byte wide entry, and a 4-byte used-slot list of 2^26: 21,877,489,664 bytes. Two tables
+  // per worker, 64 workers: 2,800,318,676,992 bytes = 2,670,592 MiB.
+  auto c = Collector::start(*cfg);
+  ASSERT_FALSE(c.ok());
+  EXPECT_NE(
+      c.error().find("performance.table_capacity 67108864: the flow tables of 64 workers need 2670592 MiB"),
+      std::string::npos)
+      << c.error();
+}
+
 // performance.worker_cpus: each worker thread keeps to its CPU (read back from /proc, the kernel's
 // own view), the stats core keeps off it when the process has other CPUs, and a CPU the process
 // may not use is a clear error at start.
