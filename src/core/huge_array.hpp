@@ -18,11 +18,8 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
-#include <fstream>
 #include <new>
-#include <optional>
 #include <stdexcept>
-#include <string>
 #include <type_traits>
 #include <utility>
 
@@ -116,14 +113,5 @@ class HugeArray {
   std::size_t size_ = 0;
   std::size_t bytes_ = 0;
 };
-
-// MemAvailable of /proc/meminfo: what the kernel estimates can be committed without swapping.
-inline std::optional<std::uint64_t> available_memory_bytes() {
-  std::ifstream meminfo("/proc/meminfo");
-  for (std::string line; std::getline(meminfo, line);) {
-    if (line.rfind("MemAvailable:", 0) == 0) return std::stoull(line.substr(13)) * 1024;
-  }
-  return std::nullopt;
-}
 
 }  // namespace flowpulse::core

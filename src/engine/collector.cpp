@@ -3,12 +3,27 @@
 #include <pthread.h>
 
 #include <condition_variable>
+#include <fstream>
 #include <mutex>
+#include <optional>
+#include <string>
 
 #include "core/clock.hpp"
 #include "core/log.hpp"
 
 namespace flowpulse::engine {
+namespace {
+
+// MemAvailable of /proc/meminfo: what the kernel estimates can be committed without swapping.
+std::optional<std::uint64_t> available_memory_bytes() {
+  std::ifstream meminfo("/proc/meminfo");
+  for (std::string line; std::getline(meminfo, line);) {
+    if (line.rfind("MemAvailable:", 0) == 0) return std::stoull(line.substr(13)) * 1024;
+  }
+  return std::nullopt;
+}
+
+}  // namespace
 
 core::Result<std::unique_ptr<Collector>> Collector::start(const config::Config& cfg,
                                                           AddressEnricher* enricher,
@@ -43,10 +58,9 @@ core::Result<std::unique_ptr<Collector>> Collector::make(const config::Config& c
   // capture workers' flow caches are committed at start: a capacity the machine cannot hold is an
   // error here, not the OOM killer's choice later.
   const std::size_t capacity = cfg.performance.table_capacity;
-  const std::uint64_t need =
-      (n + captures.size()) * 2 * std::uint64_t{FlowTable::memory_bytes(capacity)} +
-      captures.size() * std::uint64_t{Meter::memory_bytes(cfg.performance.table_capacity)};
-  if (const auto available = core::available_memory_bytes(); available && need > *available) {
+  const std::uint64_t need = (n + captures.size()) * 2 * std::uint64_t{FlowTable::memory_bytes(capacity)} +
+                             captures.size() * std::uint64_t{Meter::memory_bytes(capacity)};
+  if (const auto available = available_memory_bytes(); available && need > *available) {
     return core::Error{"performance.table_capacity " + std::to_string(capacity) + ": the flow tables of " +
                        std::to_string(n + captures.size()) + " workers need " + std::to_string(need >> 20) +
                        " MiB and " + std::to_string(*available >> 20) +

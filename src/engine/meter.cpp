@@ -182,13 +182,17 @@ std::uint64_t Meter::fill_id(FlowId& id, const IpAddress& src, const IpAddress& 
   return store_id(id, w);
 }
 
-void Meter::make_packet(const io::Frame& f, const decode::PacketInfo& info, Packet& p) noexcept {
-  p.hash = fill_id(p.id, info.src_addr, info.dst_addr, info.src_port, info.dst_port, info.proto,
-                   info.ip_version, f.port);
+void Meter::set_counts(const io::Frame& f, std::uint8_t tcp_flags, Packet& p) noexcept {
   p.time_ns = f.timestamp_ns;
   p.wire_len = f.wire_len;
   p.packets = 1;
-  p.tcp_flags = info.tcp_flags;
+  p.tcp_flags = tcp_flags;
+}
+
+void Meter::make_packet(const io::Frame& f, const decode::PacketInfo& info, Packet& p) noexcept {
+  p.hash = fill_id(p.id, info.src_addr, info.dst_addr, info.src_port, info.dst_port, info.proto,
+                   info.ip_version, f.port);
+  set_counts(f, info.tcp_flags, p);
 }
 
 // What parse_link and classify make of the most common frames, in one pass over the headers and
@@ -258,11 +262,8 @@ bool Meter::fast_packet(const io::Frame& f, Packet& p) noexcept {
   }
   w[4] = id_tail(src_port, dst_port, proto, version, f.port);
   p.hash = store_id(p.id, w);
-  p.time_ns = f.timestamp_ns;
-  p.wire_len = f.wire_len;
-  p.packets = 1;
-  p.tcp_flags = tcp_flags;
-  ++stats_.frames;
+  set_counts(f, tcp_flags, p);
+  ++stats_.frames;  // as classify() counts a metered frame
   stats_.bytes += f.wire_len;
   ++stats_.metered;
   last_time_ns_ = std::max(last_time_ns_, f.timestamp_ns);

@@ -96,6 +96,8 @@ class Meter {
   // Counts the frame; hands a flow export to the decoders. True when the frame is to be metered.
   bool classify(const io::Frame& f, const decode::PacketInfo& info, decode::RecordWriter& out);
   static void make_packet(const io::Frame& f, const decode::PacketInfo& info, Packet& p) noexcept;
+  // A metered frame's counts (its time, wire bytes, one packet, its TCP flags) into `p`.
+  static void set_counts(const io::Frame& f, std::uint8_t tcp_flags, Packet& p) noexcept;
   // The common frame straight from its bytes, without the full parse: counts it and fills `p`, or
   // returns false (nothing counted) for anything else, which then takes parse_link and classify.
   bool fast_packet(const io::Frame& f, Packet& p) noexcept;

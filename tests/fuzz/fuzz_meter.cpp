@@ -67,7 +67,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   if (a.frames != b.frames || a.bytes != b.bytes || a.metered != b.metered ||
       a.flows_started != b.flows_started || a.export_datagrams != b.export_datagrams ||
       a.reassembly != b.reassembly || a.not_ip != b.not_ip || a.truncated != b.truncated ||
-      a.fragments != b.fragments || a.cache_full != b.cache_full)
+      a.fragments != b.fragments || a.cache_full != b.cache_full ||
+      a.reassembled_exports != b.reassembled_exports || a.reassembled_metered != b.reassembled_metered ||
+      a.reassembled_bad_udp != b.reassembled_bad_udp)
     __builtin_trap();
   if (burst.sink.records.size() != full.sink.records.size()) __builtin_trap();
   for (std::size_t i = 0; i < burst.sink.records.size(); ++i)
