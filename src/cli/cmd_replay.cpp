@@ -20,6 +20,7 @@
 #include "core/json.hpp"
 #include "core/log.hpp"
 #include "decode/flow_decoder.hpp"
+#include "engine/collector.hpp"
 #include "engine/flow_table.hpp"
 #include "engine/meter.hpp"
 #include "engine/stats_core.hpp"
@@ -237,8 +238,23 @@ int cmd_replay(Args args) {
 
   engine::MeterSettings ms;
   ms.export_ports = cfg.capture.export_ports;
+  // Each shard's flow table and flow cache are committed when made: refuse what memory cannot hold.
+  if (auto fits = engine::check_table_memory(cfg.performance.table_capacity, workers, workers, workers,
+                                             "table_capacity or --workers");
+      !fits) {
+    std::fprintf(stderr, "flowpulse replay: %s\n", fits.error().c_str());
+    return 1;
+  }
   std::vector<std::unique_ptr<Shard>> shards;
-  for (unsigned i = 0; i < workers; ++i) shards.push_back(std::make_unique<Shard>(cfg, dims, ms));
+  try {
+    for (unsigned i = 0; i < workers; ++i) shards.push_back(std::make_unique<Shard>(cfg, dims, ms));
+  } catch (const std::bad_alloc&) {
+    std::fprintf(stderr,
+                 "flowpulse replay: out of memory while making %u shards of %u entries; lower "
+                 "performance.table_capacity or --workers\n",
+                 workers, static_cast<unsigned>(cfg.performance.table_capacity));
+    return 1;
+  }
   engine::StatsSettings ss;
   ss.dimensions = dims;
   ss.windows_ns = cfg.metrics.windows_ns;

@@ -25,6 +25,19 @@ std::optional<std::uint64_t> available_memory_bytes() {
 
 }  // namespace
 
+core::Status check_table_memory(std::size_t capacity, std::size_t workers, std::size_t tables,
+                                std::size_t caches, const std::string& lower) {
+  const std::uint64_t need =
+      tables * std::uint64_t{FlowTable::memory_bytes(capacity)} +
+      caches * std::uint64_t{Meter::memory_bytes(static_cast<std::uint32_t>(capacity))};
+  if (const auto available = available_memory_bytes(); available && need > *available) {
+    return core::Error{"performance.table_capacity " + std::to_string(capacity) + ": the flow tables of " +
+                       std::to_string(workers) + " workers need " + std::to_string(need >> 20) + " MiB and " +
+                       std::to_string(*available >> 20) + " MiB are available; lower " + lower};
+  }
+  return core::Ok{};
+}
+
 core::Result<std::unique_ptr<Collector>> Collector::start(const config::Config& cfg,
                                                           AddressEnricher* enricher,
                                                           std::vector<CaptureInput> captures,
@@ -57,14 +70,11 @@ core::Result<std::unique_ptr<Collector>> Collector::make(const config::Config& c
   // The flow tables (two per worker: the one it fills, the one the stats core merges) and the
   // capture workers' flow caches are committed at start: a capacity the machine cannot hold is an
   // error here, not the OOM killer's choice later.
-  const std::size_t capacity = cfg.performance.table_capacity;
-  const std::uint64_t need = (n + captures.size()) * 2 * std::uint64_t{FlowTable::memory_bytes(capacity)} +
-                             captures.size() * std::uint64_t{Meter::memory_bytes(capacity)};
-  if (const auto available = available_memory_bytes(); available && need > *available) {
-    return core::Error{"performance.table_capacity " + std::to_string(capacity) + ": the flow tables of " +
-                       std::to_string(n + captures.size()) + " workers need " + std::to_string(need >> 20) +
-                       " MiB and " + std::to_string(*available >> 20) +
-                       " MiB are available; lower table_capacity or performance.workers"};
+  const std::size_t workers = n + captures.size();
+  if (auto fits = check_table_memory(cfg.performance.table_capacity, workers, 2 * workers, captures.size(),
+                                     "table_capacity or performance.workers");
+      !fits) {
+    return core::Error{fits.error()};
   }
   WorkerSettings ws;
   ws.listeners = cfg.listeners;

@@ -21,6 +21,12 @@ struct CaptureInput {
   std::unique_ptr<io::FrameSink> store;
 };
 
+// Checks that `tables` flow-table shards and `caches` meter flow caches of `capacity` entries, all
+// committed when made, fit in the memory the kernel says is available (MemAvailable). The error says
+// what they need for `workers` workers and ends with `lower` (the settings to lower).
+core::Status check_table_memory(std::size_t capacity, std::size_t workers, std::size_t tables,
+                                std::size_t caches, const std::string& lower);
+
 class Collector {
  public:
   // `enricher` (may be null when no set uses enrichment labels) must outlive the collector. Each

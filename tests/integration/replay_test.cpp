@@ -254,5 +254,22 @@ TEST_F(Replay, ClearErrors) {
   EXPECT_EQ(test::run({test::flowpulse_binary(), "replay", "--workers", "0", "x.pcap"}).code, 2);
 }
 
+// Every shard's flow table and flow cache are committed when made: a capacity the machine cannot
+// hold is refused with what it needs, before any is made (not left to the OOM killer).
+TEST_F(Replay, RefusesShardsTheMachineCannotHold) {
+  test::write_file(dir_ / "huge.yaml", "performance: {table_capacity: 67108864}\n");
+  auto r = test::run({test::flowpulse_binary(), "replay", "-q", "-c", (dir_ / "huge.yaml").string(),
+                      "--workers", "64", (dir_ / "capture.pcap").string()},
+                     60'000);
+  EXPECT_EQ(r.code, 1) << r.err;
+  // Per shard, 2^27 slots (2^26 x 4/3, up to a power of two): the flow table's 64-byte narrow
+  // entries, tag bytes, 96-byte wide entries and 4-byte used list of 2^26 (20,864 MiB), and the
+  // flow cache's 64-byte entries and 4-byte slot list (8,704 MiB): 29,568 MiB x 64 = 1,892,352 MiB.
+  EXPECT_NE(r.err.find("performance.table_capacity 67108864: the flow tables of 64 workers need 1892352 MiB"),
+            std::string::npos)
+      << r.err;
+  EXPECT_NE(r.err.find("lower table_capacity or --workers"), std::string::npos) << r.err;
+}
+
 }  // namespace
 }  // namespace flowpulse
