@@ -39,6 +39,36 @@ IpAddress to_ip(const std::array<std::uint8_t, 16>& b) {
   return IpAddress::v6_bytes(b.data());
 }
 
+// Dimensions::key_words and the word masks make_key_with applies.
+void compile_key_words(Dimensions& d) {
+  constexpr std::array<std::uint64_t, 2> all{~0ULL, ~0ULL};
+  auto side = [&d, &all](bool lookup, Label label, KeyWords word,
+                         std::array<std::array<std::uint64_t, 2>, 2>& mask) {
+    if (!lookup && !d.has(label)) return;
+    d.key_words |= word;
+    mask = lookup ? std::array{all, all} : std::array{d.ipv4_mask, d.ipv6_mask};
+  };
+  side(d.src_lookup, Label::src_addr, key_src, d.src_word_mask);
+  side(d.dst_lookup, Label::dst_addr, key_dst, d.dst_word_mask);
+  if (d.has(Label::exporter)) {
+    d.key_words |= key_exporter;
+    d.exporter_mask = ~0ULL;
+  }
+  auto field = [&d](Label label, unsigned shift, std::uint64_t bits) {
+    return d.has(label) ? bits << shift : std::uint64_t{0};
+  };
+  d.ifs_mask = field(Label::in_if, 0, 0xffffffffULL) | field(Label::out_if, 32, 0xffffffffULL);
+  // The export's AS rides along with an address looked up for an ASN, in case it wins over the
+  // database's (config enrichment.as_source: flow).
+  const bool src_as = d.has(Label::src_as) || (d.src_lookup && d.has(Label::src_asn));
+  const bool dst_as = d.has(Label::dst_as) || (d.dst_lookup && d.has(Label::dst_asn));
+  d.as_mask = (src_as ? 0xffffffffULL : 0) | (dst_as ? 0xffffffffULL << 32 : 0);
+  d.rest_mask = field(Label::src_port, 0, 0xffff) | field(Label::dst_port, 16, 0xffff) |
+                field(Label::protocol, 32, 0xff) | field(Label::direction, 40, 0xff);
+  if (d.ifs_mask != 0) d.key_words |= key_ifs;
+  if (d.as_mask != 0) d.key_words |= key_as;
+}
+
 }  // namespace
 
 const char* to_string(Label l) noexcept {
@@ -70,6 +100,7 @@ core::Result<std::vector<Dimensions>> compile_dimensions(const std::vector<confi
       mask_address(ones, v4, v4 ? d.ipv4_prefix : d.ipv6_prefix);
       std::memcpy(v4 ? d.ipv4_mask.data() : d.ipv6_mask.data(), ones.data(), 16);
     }
+    compile_key_words(d);
     out.push_back(std::move(d));
   }
   return out;
@@ -79,50 +110,7 @@ static_assert(std::endian::native == std::endian::little);  // make_key packs fi
 
 std::uint64_t make_key(const FlowRecord& r, const Dimensions& d, std::uint8_t set_index, ShardKey& out,
                        bool* narrow) noexcept {
-  const std::uint32_t m = d.mask;
-  auto on = [m](Label l) -> bool { return (m >> static_cast<unsigned>(l)) & 1U; };
-  struct Pair {
-    std::uint64_t lo = 0, hi = 0;
-  };
-  auto words = [](const IpAddress& a) {
-    Pair p;
-    std::memcpy(&p.lo, a.bytes.data(), 8);
-    std::memcpy(&p.hi, a.bytes.data() + 8, 8);
-    return p;
-  };
-  // An address to be looked up stays whole; enrich_key masks or drops it after the lookup.
-  auto address = [&](const IpAddress& a, bool lookup, Label label) {
-    if (!lookup && !on(label)) return Pair{};
-    Pair p = words(a);
-    if (lookup) return p;
-    const auto& mask = a.family == 6 ? d.ipv6_mask : d.ipv4_mask;
-    return Pair{p.lo & mask[0], p.hi & mask[1]};
-  };
-  // The words of ShardKey in its member order, kept in registers: see the header.
-  const Pair src = address(r.src_addr, d.src_lookup, Label::src_addr);
-  const Pair dst = address(r.dst_addr, d.dst_lookup, Label::dst_addr);
-  const Pair exporter = on(Label::exporter) ? words(r.sampler_address) : Pair{};
-  // The export's AS rides along with an address looked up for an ASN, in case it wins over the
-  // database's (config enrichment.as_source: flow).
-  const bool src_as = on(Label::src_as) || (d.src_lookup && on(Label::src_asn));
-  const bool dst_as = on(Label::dst_as) || (d.dst_lookup && on(Label::dst_asn));
-  const std::uint64_t ifs =
-      (on(Label::in_if) ? r.in_if : 0U) | std::uint64_t{on(Label::out_if) ? r.out_if : 0U} << 32;
-  const std::uint64_t as = (src_as ? r.src_as : 0U) | std::uint64_t{dst_as ? r.dst_as : 0U} << 32;
-  const std::uint64_t rest =
-      (on(Label::src_port) ? r.src_port : 0U) | std::uint64_t{on(Label::dst_port) ? r.dst_port : 0U} << 16 |
-      std::uint64_t{on(Label::protocol) ? r.proto : 0U} << 32 |
-      std::uint64_t{on(Label::direction) ? static_cast<std::uint8_t>(r.direction) : 0U} << 40 |
-      std::uint64_t{set_index} << 48;  // overflow (the top byte) is 0
-  auto* o = reinterpret_cast<unsigned char*>(&out);
-  auto put = [o](std::size_t word, std::uint64_t v) { std::memcpy(o + 8 * word, &v, 8); };
-  put(0, src.lo), put(1, src.hi), put(2, dst.lo), put(3, dst.hi), put(4, exporter.lo), put(5, exporter.hi);
-  put(6, ifs), put(7, as), put(8, rest);
-  if (narrow != nullptr) {
-    *narrow = narrow_address(src.lo, src.hi) && narrow_address(dst.lo, dst.hi) &&
-              narrow_address(exporter.lo, exporter.hi);
-  }
-  return hash_words({src.lo, src.hi, dst.lo, dst.hi, exporter.lo, exporter.hi, ifs, as, rest});
+  return make_key_with<key_words_all>(r, d, set_index, out, narrow);
 }
 
 namespace {

@@ -55,6 +55,16 @@ struct Dimensions {
   std::array<std::uint64_t, 2> ipv4_mask{~0ULL, ~0ULL};
   std::array<std::uint64_t, 2> ipv6_mask{~0ULL, ~0ULL};
 
+  // How make_key builds this set's shard key, compiled from the above: which key words it can
+  // fill (key_words), and the mask of each, so a key is a few loads and ANDs with no test per label.
+  std::uint8_t key_words = 0;
+  std::array<std::array<std::uint64_t, 2>, 2> src_word_mask{};  // [IPv6?][word]: the prefix, or all (lookup)
+  std::array<std::array<std::uint64_t, 2>, 2> dst_word_mask{};
+  std::uint64_t exporter_mask = 0;  // all or nothing
+  std::uint64_t ifs_mask = 0;       // in_if | out_if << 32
+  std::uint64_t as_mask = 0;        // src_as | dst_as << 32
+  std::uint64_t rest_mask = 0;      // src_port | dst_port << 16 | proto << 32 | direction << 40
+
   bool has(Label l) const noexcept { return (mask >> static_cast<unsigned>(l)) & 1U; }
 };
 
@@ -148,6 +158,85 @@ inline bool narrow_key(const ShardKey& k) noexcept {
   return narrow_address(w[0], w[1]) && narrow_address(w[2], w[3]) && narrow_address(w[4], w[5]);
 }
 
+// The hash of a key held as `N` 64-bit words (its bytes in memory order): each word, keyed by its
+// position, multiplied to 128 bits and folded, the folds summed, the sum mixed. The words' products
+// do not wait on each other (a chain of rounds would), and a word known to be zero where the hash
+// is inlined (a key word its set never fills) folds to a constant at compile time.
+inline constexpr std::uint64_t hash_secrets[13] = {
+    0x91d93080f9b439fdULL, 0x3ceaaf308142c8ebULL, 0x627655daa05f1119ULL, 0x9dfb369bab13dfafULL,
+    0x0ff9bb510944fe0dULL, 0x6301bbfca0c5154fULL, 0x047a8387cdde8d51ULL, 0x6fced11d2bd8a1e7ULL,
+    0xb7c1dce27f7695f5ULL, 0x3a124c647e02ff05ULL, 0x5cbd0ba3a1a6bcdfULL, 0x66080f174c96d8e3ULL,
+    0x42f2dc05873f9bd1ULL};
+__extension__ using uint128 = unsigned __int128;  // GCC and Clang on 64-bit targets
+inline std::uint64_t fold_multiply(std::uint64_t a, std::uint64_t b) noexcept {
+  const uint128 p = static_cast<uint128>(a) * b;
+  return static_cast<std::uint64_t>(p) ^ static_cast<std::uint64_t>(p >> 64);
+}
+template <std::size_t N>
+inline std::uint64_t hash_words(const std::uint64_t (&w)[N]) noexcept {
+  static_assert(N <= std::size(hash_secrets));
+  std::uint64_t h = N;
+  for (std::size_t i = 0; i < N; ++i) h += fold_multiply(w[i] ^ hash_secrets[i], 0x9e3779b97f4a7c15ULL);
+  h ^= h >> 32;
+  h *= 0xbf58476d1ce4e5b9ULL;
+  return h ^ (h >> 29);
+}
+
+// The key words make_key can fill (Dimensions::key_words); the last word (ports, protocol,
+// direction, set) is always built.
+enum KeyWords : std::uint8_t {
+  key_src = 1,       // words 0-1: the source address
+  key_dst = 2,       // words 2-3: the destination address
+  key_exporter = 4,  // words 4-5
+  key_ifs = 8,       // word 6: in_if, out_if
+  key_as = 16,       // word 7: src_as, dst_as
+  key_words_all = 31
+};
+
+static_assert(offsetof(FlowRecord, proto) == offsetof(FlowRecord, etype) + 2 &&
+              offsetof(FlowRecord, src_port) == offsetof(FlowRecord, etype) + 4 &&
+              offsetof(FlowRecord, dst_port) == offsetof(FlowRecord, etype) + 6 &&
+              offsetof(FlowRecord, out_if) == offsetof(FlowRecord, in_if) + 4 &&
+              offsetof(FlowRecord, dst_as) == offsetof(FlowRecord, src_as) + 4);  // make_key's loads
+
+// make_key for a set whose key_words are `Words` (a subset is fine: the words left out are zero,
+// which is what they are for such a set). Inlined where keys are made a batch at a time.
+template <unsigned Words>
+inline std::uint64_t make_key_with(const FlowRecord& r, const Dimensions& d, std::uint8_t set_index,
+                                   ShardKey& out, bool* narrow) noexcept {
+  auto load = [](const void* p) {
+    std::uint64_t v;
+    std::memcpy(&v, p, 8);
+    return v;
+  };
+  std::uint64_t w[9] = {};
+  if constexpr ((Words & key_src) != 0) {
+    const auto& m = d.src_word_mask[r.src_addr.family == 6];
+    w[0] = load(r.src_addr.bytes.data()) & m[0];
+    w[1] = load(r.src_addr.bytes.data() + 8) & m[1];
+  }
+  if constexpr ((Words & key_dst) != 0) {
+    const auto& m = d.dst_word_mask[r.dst_addr.family == 6];
+    w[2] = load(r.dst_addr.bytes.data()) & m[0];
+    w[3] = load(r.dst_addr.bytes.data() + 8) & m[1];
+  }
+  if constexpr ((Words & key_exporter) != 0) {
+    w[4] = load(r.sampler_address.bytes.data()) & d.exporter_mask;
+    w[5] = load(r.sampler_address.bytes.data() + 8) & d.exporter_mask;
+  }
+  if constexpr ((Words & key_ifs) != 0) w[6] = load(&r.in_if) & d.ifs_mask;
+  if constexpr ((Words & key_as) != 0) w[7] = load(&r.src_as) & d.as_mask;
+  const std::uint64_t t = load(&r.etype);  // etype, proto, a padding byte, src_port, dst_port
+  w[8] = ((t >> 32 | (t >> 16 & 0xff) << 32 | std::uint64_t{static_cast<std::uint8_t>(r.direction)} << 40) &
+          d.rest_mask) |
+         std::uint64_t{set_index} << 48;  // overflow (the top byte) is 0
+  std::memcpy(&out, w, sizeof w);
+  if (narrow != nullptr) {
+    *narrow = narrow_address(w[0], w[1]) && narrow_address(w[2], w[3]) && narrow_address(w[4], w[5]);
+  }
+  return hash_words(w);
+}
+
 // The key of `r` in dimension set `set_index`; returns hash_key(out), and in `narrow` (if given)
 // narrow_key(out). It builds the key a word at a time and hashes the words it holds: reading the
 // key back from memory right after writing it field by field would make the CPU wait for those
@@ -158,19 +247,6 @@ std::uint64_t make_key(const FlowRecord& r, const Dimensions& d, std::uint8_t se
 // The overflow ("other") key of a set.
 ShardKey shard_overflow_key(std::uint8_t set_index) noexcept;
 inline FlowKey overflow_key(std::uint8_t set_index) noexcept { return widen(shard_overflow_key(set_index)); }
-
-// The hash of a key held as `N` 64-bit words (its bytes in memory order).
-template <std::size_t N>
-inline std::uint64_t hash_words(const std::uint64_t (&w)[N]) noexcept {
-  std::uint64_t h = 0x9e3779b97f4a7c15ULL;
-  for (std::uint64_t x : w) {
-    h ^= x;
-    h *= 0xbf58476d1ce4e5b9ULL;
-    h ^= h >> 31;
-  }
-  h *= 0x94d049bb133111ebULL;
-  return h ^ (h >> 29);
-}
 
 template <typename Key>
 inline std::uint64_t hash_key(const Key& k) noexcept {

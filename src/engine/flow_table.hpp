@@ -16,6 +16,7 @@
 #include <memory>
 #include <optional>
 #include <span>
+#include <utility>
 #include <vector>
 
 #include "core/huge_array.hpp"
@@ -260,27 +261,33 @@ class ShardAggregator {
   explicit ShardAggregator(std::vector<Dimensions> dimensions) : dimensions_(std::move(dimensions)) {}
 
   // `records.size()` <= max_batch.
-  void add(FlowTable& table, std::span<const FlowRecord> records) noexcept {
-    for (std::size_t s = 0; s < dimensions_.size(); ++s) {
-      for (std::size_t i = 0; i < records.size(); ++i) {
-        hashes_[i] =
-            make_key(records[i], dimensions_[s], static_cast<std::uint8_t>(s), keys_[i], &narrow_[i]);
-        table.prefetch(hashes_[i], narrow_[i]);
-      }
-      for (std::size_t i = 0; i < records.size(); ++i) {
-        table.add(keys_[i], hashes_[i], narrow_[i],
-                  Counters{records[i].bytes, records[i].packets, records[i].flows});
-      }
-    }
-    for (const FlowRecord& r : records) totals_ += Counters{r.bytes, r.packets, r.flows};
-    records_ += records.size();
-  }
+  void add(FlowTable& table, std::span<const FlowRecord> records) noexcept;
 
   const Counters& totals() const noexcept { return totals_; }
   std::uint64_t records() const noexcept { return records_; }
   const std::vector<Dimensions>& dimensions() const noexcept { return dimensions_; }
 
  private:
+  // One set: the keys of the whole batch (built by make_key for the set's key words, inlined),
+  // prefetching their slots, then the adds.
+  template <unsigned Words>
+  void add_to_set(FlowTable& table, std::span<const FlowRecord> records, std::uint8_t s) noexcept {
+    const Dimensions& d = dimensions_[s];
+    for (std::size_t i = 0; i < records.size(); ++i) {
+      hashes_[i] = make_key_with<Words>(records[i], d, s, keys_[i], &narrow_[i]);
+      table.prefetch(hashes_[i], narrow_[i]);
+    }
+    for (std::size_t i = 0; i < records.size(); ++i) {
+      table.add(keys_[i], hashes_[i], narrow_[i],
+                Counters{records[i].bytes, records[i].packets, records[i].flows});
+    }
+  }
+  using AddSet = void (ShardAggregator::*)(FlowTable&, std::span<const FlowRecord>, std::uint8_t) noexcept;
+  template <std::size_t... W>
+  static constexpr std::array<AddSet, sizeof...(W)> add_sets(std::index_sequence<W...>) {
+    return {&ShardAggregator::add_to_set<W>...};
+  }
+
   std::vector<Dimensions> dimensions_;
   std::array<ShardKey, max_batch> keys_;
   std::array<std::uint64_t, max_batch> hashes_;
@@ -288,5 +295,14 @@ class ShardAggregator {
   Counters totals_;
   std::uint64_t records_ = 0;
 };
+
+inline void ShardAggregator::add(FlowTable& table, std::span<const FlowRecord> records) noexcept {
+  static constexpr auto add_set = add_sets(std::make_index_sequence<key_words_all + 1>{});
+  for (std::size_t s = 0; s < dimensions_.size(); ++s) {
+    (this->*add_set[dimensions_[s].key_words])(table, records, static_cast<std::uint8_t>(s));
+  }
+  for (const FlowRecord& r : records) totals_ += Counters{r.bytes, r.packets, r.flows};
+  records_ += records.size();
+}
 
 }  // namespace flowpulse::engine

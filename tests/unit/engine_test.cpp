@@ -69,6 +69,115 @@ TEST(FlowKey, MasksAddressesAndZeroesUnusedLabels) {
   EXPECT_EQ(label_value(overflow_key(0), Label::src_addr), "other");
 }
 
+// The key a set gives a record, written out label by label from what the labels mean (the test's
+// own oracle for make_key's word masks): addresses masked to the set's prefix unless kept whole
+// for a lookup, the export's AS kept with an address looked up for an ASN, the rest as carried.
+ShardKey expected_key(const FlowRecord& r, const Dimensions& d, std::uint8_t set) {
+  ShardKey k;
+  auto address = [&d](const IpAddress& a, bool lookup, Label label) {
+    std::array<std::uint8_t, 16> b{};
+    if (!lookup && !d.has(label)) return b;
+    b = a.bytes;
+    if (lookup) return b;
+    unsigned keep = a.family == 6 ? d.ipv6_prefix : 96U + d.ipv4_prefix;
+    for (auto& byte : b) {
+      const unsigned bits = std::min(keep, 8U);
+      byte &= static_cast<std::uint8_t>(0xff00U >> bits);
+      keep -= bits;
+    }
+    return b;
+  };
+  k.src_addr = address(r.src_addr, d.src_lookup, Label::src_addr);
+  k.dst_addr = address(r.dst_addr, d.dst_lookup, Label::dst_addr);
+  if (d.has(Label::exporter)) k.exporter = r.sampler_address.bytes;
+  if (d.has(Label::in_if)) k.in_if = r.in_if;
+  if (d.has(Label::out_if)) k.out_if = r.out_if;
+  if (d.has(Label::src_as) || (d.src_lookup && d.has(Label::src_asn))) k.src_as = r.src_as;
+  if (d.has(Label::dst_as) || (d.dst_lookup && d.has(Label::dst_asn))) k.dst_as = r.dst_as;
+  if (d.has(Label::src_port)) k.src_port = r.src_port;
+  if (d.has(Label::dst_port)) k.dst_port = r.dst_port;
+  if (d.has(Label::protocol)) k.proto = r.proto;
+  if (d.has(Label::direction)) k.direction = static_cast<std::uint8_t>(r.direction);
+  k.set = set;
+  return k;
+}
+
+// make_key_with<W> for a W only known at run time (the shard aggregator's dispatch, done here by
+// the test itself).
+template <std::size_t... W>
+std::uint64_t make_key_for(unsigned words, const FlowRecord& r, const Dimensions& d, std::uint8_t set,
+                           ShardKey& out, bool* narrow, std::index_sequence<W...>) {
+  std::uint64_t h = 0;
+  ((words == W ? (h = make_key_with<W>(r, d, set, out, narrow), true) : false) || ...);
+  return h;
+}
+
+// Every combination of the labels a worker keys by (2^11), each with no lookup, a source lookup
+// (src_country), a destination one (dst_asn) or both, and prefixes /32 /128 or /20 /44: the key
+// make_key gives, and the one the set's own specialization gives (what ShardAggregator runs),
+// equal the key written out label by label, with the same hash and narrowness.
+TEST(FlowKey, EverySetsKeyIsItsLabels) {
+  std::vector<FlowRecord> records;
+  const char* addrs[][2] = {{"192.0.2.77", "198.51.100.200"},
+                            {"2001:db8:1:2:3:4:5:6", "10.1.2.3"},
+                            {"10.9.8.7", "2001:db8:ffff::1"},
+                            {"", "203.0.113.9"}};
+  std::uint16_t port = 1000;
+  for (const auto& a : addrs) {
+    for (const char* exporter : {"192.0.2.1", "2001:db8::9"}) {
+      FlowRecord r;
+      if (*a[0] != '\0') r.src_addr = *core::parse_ip(a[0]);
+      r.dst_addr = *core::parse_ip(a[1]);
+      r.sampler_address = *core::parse_ip(exporter);
+      r.src_port = port++;
+      r.dst_port = static_cast<std::uint16_t>(port++ * 7);
+      r.proto = static_cast<std::uint8_t>(port % 3 == 0 ? 6 : 17);
+      r.etype = 0x86dd;  // next to proto and the ports in the record: must not leak into the key
+      r.in_if = port * 11U;
+      r.out_if = 0xfffffff0U + port % 7;
+      r.src_as = 64500U + port;
+      r.dst_as = 4200000000U + port;
+      r.direction = port % 2 == 0 ? FlowDirection::egress : FlowDirection::ingress;
+      records.push_back(r);
+    }
+  }
+  const std::vector<Label> worker_labels = {
+      Label::src_addr, Label::dst_addr, Label::src_port, Label::dst_port, Label::protocol, Label::in_if,
+      Label::out_if,   Label::exporter, Label::src_as,   Label::dst_as,   Label::direction};
+  std::size_t checked = 0;
+  std::set<unsigned> words_seen;
+  for (unsigned combo = 0; combo < (1U << worker_labels.size()); ++combo) {
+    for (unsigned lookups = 0; lookups < 4; ++lookups) {
+      for (const bool narrow_prefixes : {false, true}) {
+        std::vector<Label> labels;
+        for (std::size_t i = 0; i < worker_labels.size(); ++i)
+          if (combo >> i & 1U) labels.push_back(worker_labels[i]);
+        if (lookups & 1U) labels.push_back(Label::src_country);
+        if (lookups & 2U) labels.push_back(Label::dst_asn);
+        const Dimensions d = narrow_prefixes ? dims(labels, 20, 44) : dims(labels);
+        words_seen.insert(d.key_words);
+        for (const FlowRecord& r : records) {
+          const ShardKey want = expected_key(r, d, 3);
+          ShardKey general, special;
+          bool general_narrow = false, special_narrow = false;
+          const std::uint64_t h = make_key(r, d, 3, general, &general_narrow);
+          const std::uint64_t hs = make_key_for(d.key_words, r, d, 3, special, &special_narrow,
+                                                std::make_index_sequence<key_words_all + 1>{});
+          ASSERT_TRUE(general == want) << "labels " << combo << " lookups " << lookups;
+          ASSERT_TRUE(special == want) << "labels " << combo << " lookups " << lookups;
+          ASSERT_EQ(h, hash_key(want));
+          ASSERT_EQ(hs, h);
+          ASSERT_EQ(general_narrow, narrow_key(want));
+          ASSERT_EQ(special_narrow, general_narrow);
+          ++checked;
+        }
+      }
+    }
+  }
+  EXPECT_EQ(checked, (1U << 11) * 4 * 2 * records.size());
+  EXPECT_EQ(words_seen.size(), key_words_all + 1U);  // every specialization was run
+}
+
 // The engine's side of enrichment with a table in place of the MaxMind databases (src/enrich is
 // tested against the real databases): what the key keeps, drops and masks, and who wins for ASNs.
 class TableEnricher final : public AddressEnricher {
