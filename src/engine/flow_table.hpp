@@ -83,7 +83,9 @@ class FlowTable {
 
   // Adds to the entry of `key` (hash = hash_key(key), narrow = narrow_key(key)), creating it if
   // there is room, else to the set's overflow entry. Returns false when it overflowed.
-  bool add(const ShardKey& key, std::uint64_t hash, bool narrow, const Counters& c) noexcept {
+  // Inlined into the batch loop (the per-record path of every collector worker).
+  [[gnu::always_inline]] bool add(const ShardKey& key, std::uint64_t hash, bool narrow,
+                                  const Counters& c) noexcept {
     return narrow ? add_narrow(key, hash, c) : add_wide(key, hash, c);
   }
   bool add(const ShardKey& key, std::uint64_t hash, const Counters& c) noexcept {
