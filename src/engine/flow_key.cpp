@@ -41,12 +41,18 @@ IpAddress to_ip(const std::array<std::uint8_t, 16>& b) {
 
 // Dimensions::key_words and the word masks make_key_with applies.
 void compile_key_words(Dimensions& d) {
-  constexpr std::array<std::uint64_t, 2> all{~0ULL, ~0ULL};
-  auto side = [&d, &all](bool lookup, Label label, KeyWords word,
-                         std::array<std::array<std::uint64_t, 2>, 2>& mask) {
+  using WordMasks = std::array<std::array<std::uint64_t, 2>, 2>;  // [IPv6?][word]
+  WordMasks prefix;  // an address's 16 bytes as two words in memory order, masked to the set's prefix
+  for (const bool v6 : {false, true}) {
+    std::array<std::uint8_t, 16> ones;
+    ones.fill(0xff);
+    mask_address(ones, !v6, v6 ? d.ipv6_prefix : d.ipv4_prefix);
+    std::memcpy(prefix[v6].data(), ones.data(), 16);
+  }
+  auto side = [&d, &prefix](bool lookup, Label label, KeyWords word, WordMasks& mask) {
     if (!lookup && !d.has(label)) return;
     d.key_words |= word;
-    mask = lookup ? std::array{all, all} : std::array{d.ipv4_mask, d.ipv6_mask};
+    mask = lookup ? WordMasks{{{~0ULL, ~0ULL}, {~0ULL, ~0ULL}}} : prefix;  // looked up: kept whole
   };
   side(d.src_lookup, Label::src_addr, key_src, d.src_word_mask);
   side(d.dst_lookup, Label::dst_addr, key_dst, d.dst_word_mask);
@@ -94,12 +100,6 @@ core::Result<std::vector<Dimensions>> compile_dimensions(const std::vector<confi
     }
     d.src_lookup = (d.mask & src_enrichment) != 0;
     d.dst_lookup = (d.mask & dst_enrichment) != 0;
-    for (const bool v4 : {true, false}) {
-      std::array<std::uint8_t, 16> ones;
-      ones.fill(0xff);
-      mask_address(ones, v4, v4 ? d.ipv4_prefix : d.ipv6_prefix);
-      std::memcpy(v4 ? d.ipv4_mask.data() : d.ipv6_mask.data(), ones.data(), 16);
-    }
     compile_key_words(d);
     out.push_back(std::move(d));
   }

@@ -51,14 +51,12 @@ struct Dimensions {
   // The worker keeps the full address for the stats core to look up (which then masks or drops it).
   bool src_lookup = false;
   bool dst_lookup = false;
-  // The prefix masks of an address's 16 bytes (as two words in memory order), IPv4 and IPv6.
-  std::array<std::uint64_t, 2> ipv4_mask{~0ULL, ~0ULL};
-  std::array<std::uint64_t, 2> ipv6_mask{~0ULL, ~0ULL};
-
   // How make_key builds this set's shard key, compiled from the above: which key words it can
   // fill (key_words), and the mask of each, so a key is a few loads and ANDs with no test per label.
   std::uint8_t key_words = 0;
-  std::array<std::array<std::uint64_t, 2>, 2> src_word_mask{};  // [IPv6?][word]: the prefix, or all (lookup)
+  // An address's 16 bytes as two words in memory order, [IPv6?][word]: the prefix mask, or all
+  // ones for an address kept whole to be looked up.
+  std::array<std::array<std::uint64_t, 2>, 2> src_word_mask{};
   std::array<std::array<std::uint64_t, 2>, 2> dst_word_mask{};
   std::uint64_t exporter_mask = 0;  // all or nothing
   std::uint64_t ifs_mask = 0;       // in_if | out_if << 32
