@@ -249,10 +249,9 @@ int cmd_replay(Args args) {
   try {
     for (unsigned i = 0; i < workers; ++i) shards.push_back(std::make_unique<Shard>(cfg, dims, ms));
   } catch (const std::bad_alloc&) {
-    std::fprintf(stderr,
-                 "flowpulse replay: out of memory while making %u shards of %u entries; lower "
-                 "performance.table_capacity or --workers\n",
-                 workers, static_cast<unsigned>(cfg.performance.table_capacity));
+    std::fprintf(
+        stderr, "flowpulse replay: %s\n",
+        engine::table_memory_exhausted(cfg.performance.table_capacity, "it or --workers").message.c_str());
     return 1;
   }
   engine::StatsSettings ss;

@@ -25,17 +25,21 @@ std::optional<std::uint64_t> available_memory_bytes() {
 
 }  // namespace
 
-core::Status check_table_memory(std::size_t capacity, std::size_t workers, std::size_t tables,
+core::Status check_table_memory(std::uint32_t capacity, std::size_t workers, std::size_t tables,
                                 std::size_t caches, const std::string& lower) {
-  const std::uint64_t need =
-      tables * std::uint64_t{FlowTable::memory_bytes(capacity)} +
-      caches * std::uint64_t{Meter::memory_bytes(static_cast<std::uint32_t>(capacity))};
+  const std::uint64_t need = tables * std::uint64_t{FlowTable::memory_bytes(capacity)} +
+                             caches * std::uint64_t{Meter::memory_bytes(capacity)};
   if (const auto available = available_memory_bytes(); available && need > *available) {
     return core::Error{"performance.table_capacity " + std::to_string(capacity) + ": the flow tables of " +
                        std::to_string(workers) + " workers need " + std::to_string(need >> 20) + " MiB and " +
                        std::to_string(*available >> 20) + " MiB are available; lower " + lower};
   }
   return core::Ok{};
+}
+
+core::Error table_memory_exhausted(std::uint32_t capacity, const std::string& lower) {
+  return core::Error{"out of memory while making the flow tables (performance.table_capacity " +
+                     std::to_string(capacity) + "): lower " + lower};
 }
 
 core::Result<std::unique_ptr<Collector>> Collector::start(const config::Config& cfg,
@@ -45,8 +49,7 @@ core::Result<std::unique_ptr<Collector>> Collector::start(const config::Config& 
   try {
     return make(cfg, enricher, std::move(captures), observer);
   } catch (const std::bad_alloc&) {  // a table's memory, past the check in make()
-    return core::Error{"out of memory while making the flow tables (performance.table_capacity " +
-                       std::to_string(cfg.performance.table_capacity) + "): lower it or performance.workers"};
+    return table_memory_exhausted(cfg.performance.table_capacity, "it or performance.workers");
   }
 }
 

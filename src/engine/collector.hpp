@@ -24,8 +24,10 @@ struct CaptureInput {
 // Checks that `tables` flow-table shards and `caches` meter flow caches of `capacity` entries, all
 // committed when made, fit in the memory the kernel says is available (MemAvailable). The error says
 // what they need for `workers` workers and ends with `lower` (the settings to lower).
-core::Status check_table_memory(std::size_t capacity, std::size_t workers, std::size_t tables,
+core::Status check_table_memory(std::uint32_t capacity, std::size_t workers, std::size_t tables,
                                 std::size_t caches, const std::string& lower);
+// The error for an allocation of those tables that failed after all (std::bad_alloc).
+core::Error table_memory_exhausted(std::uint32_t capacity, const std::string& lower);
 
 class Collector {
  public:
