@@ -45,7 +45,9 @@ struct Meter::FlowId {
 };
 // Open addressing on FlowId, one cache line per flow. An entry idle past the timeout is reused in
 // place (probe chains stay intact: a reused slot is never empty); if it still holds changes not yet
-// flushed, they are written out first.
+// flushed, they are written out first. Idle entries are also deleted by the sweep after each flush,
+// so that a cache filled by flows long gone has room again: a new flow only finds a reusable entry
+// when one lies on its probe chain.
 struct Meter::Cache {
   using Id = FlowId;
   static_assert(sizeof(Id) == 40 && std::has_unique_object_representations_v<Id>);
@@ -67,11 +69,29 @@ struct Meter::Cache {
     dirty.reserve(mask + 1);
   }
 
+  // Empties `slot`: linear probing's deletion, which moves each later entry of the probe chain back
+  // into the hole when the hole lies between its home slot and where it is, so every entry stays
+  // reachable from its home. Moves entries: only with no slot in `dirty`.
+  void erase(std::size_t slot) noexcept {
+    for (std::size_t j = slot;;) {
+      j = (j + 1) & mask;
+      if (entries[j].id.used == 0) break;
+      const std::size_t home = hash_key(entries[j].id) & mask;
+      if (((j - home) & mask) >= ((j - slot) & mask)) {
+        entries[slot] = entries[j];
+        slot = j;
+      }
+    }
+    entries[slot] = Entry{};
+    --size;
+  }
+
   std::uint32_t capacity;
   std::size_t mask;
   core::HugeArray<Entry> entries;
   std::vector<std::uint32_t> dirty;  // slots changed since the last flush, each once
   std::uint32_t size = 0;
+  std::size_t sweep_at = 0;  // the slot the next sweep starts at
 };
 
 namespace {
@@ -390,10 +410,10 @@ void Meter::meter(const Packet& p, decode::RecordWriter& out) noexcept {
     if (x.id.used == 0) break;
     if (x.id == p.id) {
       e = &x;
-      starts = now - x.last_seen_ns > settings_.idle_timeout_ns;
+      starts = idle(x.last_seen_ns, now);
       break;
     }
-    if (reusable == nullptr && now - x.last_seen_ns > settings_.idle_timeout_ns) reusable = &x;
+    if (reusable == nullptr && idle(x.last_seen_ns, now)) reusable = &x;
   }
   if (e == nullptr) {
     starts = true;
@@ -415,7 +435,7 @@ void Meter::meter(const Packet& p, decode::RecordWriter& out) noexcept {
     e->id = p.id;
   }
   if (e->packets > UINT32_MAX - p.packets || e->flows == UINT16_MAX) write_out(*e, out);  // rather than wrap
-  e->last_seen_ns = now;
+  e->last_seen_ns = std::max(e->last_seen_ns, now);  // a late frame does not set the flow back
   e->bytes += p.wire_len;
   e->packets += p.packets;
   e->flows += starts ? 1 : 0;
@@ -448,6 +468,26 @@ void Meter::flush(decode::RecordWriter& out) {
     c.entries[slot].dirty = 0;
   }
   c.dirty.clear();
+  sweep();
+}
+
+void Meter::sweep() noexcept {
+  // 32,768 slots (2 MiB of entries) per flush: the default cache (131,072 slots) is swept every
+  // 4 ticks, one of 2^20 flows every 64, and a tick's hand-over is not held up for long.
+  constexpr std::size_t slots_per_sweep = 1U << 15;
+  Cache& c = *cache_;
+  const std::size_t slots = c.mask + 1;
+  std::size_t at = c.sweep_at;
+  for (std::size_t n = std::min(slots, slots_per_sweep); n != 0;) {
+    const Cache::Entry& e = c.entries[at];
+    if (e.id.used != 0 && idle(e.last_seen_ns, last_time_ns_)) {
+      c.erase(at);  // a later entry may have moved into `at`: look at it again
+      continue;
+    }
+    at = (at + 1) & c.mask;
+    --n;
+  }
+  c.sweep_at = at;
 }
 
 }  // namespace flowpulse::engine

@@ -8,7 +8,8 @@
 // A flow starts with its first packet, or with the first after an idle timeout (its entry is then
 // reused in place); flow_flows_total counts those starts. The cache has a fixed capacity: when it
 // is full, a packet of a new flow becomes a record of its own (counted as `cache_full`), so nothing
-// is lost from the totals.
+// is lost from the totals. After each flush a sweep deletes the entries idle past the timeout from
+// the next part of the cache, so flows long gone do not keep it full.
 //
 // IP fragments of UDP datagrams go to a reassembler (decode/reassembly.hpp): a completed datagram to
 // an export port is decoded like a whole one; any other is metered as one packet train of its flow
@@ -108,7 +109,15 @@ class Meter {
                                std::uint16_t dst_port, std::uint8_t proto, std::uint8_t ip_version,
                                std::uint16_t port) noexcept;
   void meter(const Packet& p, decode::RecordWriter& out) noexcept;
+  // Whether a flow last seen at `last_seen_ns` is idle at `now` (a frame older than the flow's
+  // last one, as out-of-order capture times give, is not: no wrap-around of the difference).
+  bool idle(std::uint64_t last_seen_ns, std::uint64_t now) const noexcept {
+    return now > last_seen_ns + settings_.idle_timeout_ns;
+  }
   void announce(const FlowId& id) noexcept;
+  // Deletes the cache entries idle past the timeout (at the latest capture time) from the next
+  // part of the cache, after a flush.
+  void sweep() noexcept;
   void reassembled(const io::Frame& f, const decode::ReassembledDatagram& d, decode::RecordWriter& out);
 
   MeterSettings settings_;

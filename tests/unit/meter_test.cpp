@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <map>
 #include <random>
 #include <sstream>
 #include <string>
@@ -239,6 +240,174 @@ TEST(MeterFastPath, CountsTheFramesItBuilt) {
   EXPECT_EQ(sorted, expected);
   EXPECT_EQ(m.meter.stats().metered, 3u);
   EXPECT_EQ(m.meter.stats().flows_started, 2u);
+}
+
+// The flow cache's capacity, idle timeout and the sweep that deletes idle flows. The UDP flows
+// here differ by source port; every expected count is worked out from the test's own packets.
+struct CacheFlows {
+  std::vector<Bytes> frames;  // one frame per flow: UDP 10.0.0.1:(10000 + i) -> 10.0.0.2:80
+  explicit CacheFlows(std::size_t n) {
+    for (std::size_t i = 0; i < n; ++i) {
+      frames.push_back(ethernet_frame(ip_packet(
+          tuple("10.0.0.1", "10.0.0.2", 17, static_cast<std::uint16_t>(10000 + i), 80), 10 + i % 50)));
+    }
+  }
+};
+
+// Records of every flush, by flush and source port.
+struct PerFlow : decode::RecordSink {
+  struct Counts {
+    std::uint64_t bytes = 0, packets = 0, flows = 0, records = 0;
+    friend bool operator==(const Counts&, const Counts&) = default;
+  };
+  std::vector<std::map<std::uint16_t, Counts>> flushes{1};
+  void on_records(std::span<const FlowRecord> rs) override {
+    for (const FlowRecord& r : rs) {
+      Counts& c = flushes.back()[r.src_port];
+      c.bytes += r.bytes;
+      c.packets += r.packets;
+      c.flows += r.flows;
+      ++c.records;
+    }
+  }
+};
+
+struct CacheMeter {
+  decode::FlowDecoder decoder{decode::Limits{}};
+  Meter meter;
+  PerFlow sink;
+  decode::RecordWriter out{sink};
+  explicit CacheMeter(const MeterSettings& s) : meter(s, decoder) {}
+  void send(const Bytes& b, std::uint64_t t) {
+    io::Frame f;
+    f.data = b.data();
+    f.caplen = f.wire_len = static_cast<std::uint32_t>(b.size());
+    f.timestamp_ns = t;
+    meter.process(std::span<const io::Frame>(&f, 1), out);
+  }
+  void flush() {
+    meter.flush(out);
+    out.flush();
+    sink.flushes.emplace_back();
+  }
+};
+
+constexpr std::uint64_t t0 = 1'700'000'000'000'000'000ULL;
+constexpr std::uint64_t second = 1'000'000'000ULL;
+
+TEST(MeterCache, PacketsOfNewFlowsThatFindItFullAreRecordsOfTheirOwn) {
+  MeterSettings s;
+  s.flow_cache_capacity = 64;
+  CacheMeter m(s);
+  // 100 flows, 3 rounds of one packet each: flows 0-63 take the 64 entries in round 1; every
+  // packet of flows 64-99 finds the cache full and is a flow start and a record of its own.
+  const CacheFlows flows(100);
+  std::uint64_t t = t0;
+  for (int round = 0; round < 3; ++round)
+    for (const Bytes& b : flows.frames) m.send(b, t += 1000);
+  m.flush();
+  const auto& records = m.sink.flushes[0];
+  ASSERT_EQ(records.size(), 100u);
+  for (std::size_t i = 0; i < 100; ++i) {
+    const PerFlow::Counts& c = records.at(static_cast<std::uint16_t>(10000 + i));
+    const std::uint64_t size = flows.frames[i].size();
+    const PerFlow::Counts want =
+        i < 64 ? PerFlow::Counts{3 * size, 3, 1, 1} : PerFlow::Counts{3 * size, 3, 3, 3};
+    EXPECT_EQ(c, want) << "flow " << i;
+  }
+  EXPECT_EQ(m.meter.stats().cache_full, 36u * 3);
+  EXPECT_EQ(m.meter.stats().flows_started, 64u + 36 * 3);
+  EXPECT_EQ(m.meter.cached_flows(), 64u);
+}
+
+TEST(MeterCache, FlowsIdlePastTheTimeoutMakeRoomForNewOnes) {
+  MeterSettings s;
+  s.flow_cache_capacity = 64;
+  s.idle_timeout_ns = second;
+  CacheMeter m(s);
+  // Flows 0-63 fill the cache at t0. Two seconds later flow 0 comes back (it starts again, in its
+  // own entry) and the flush deletes the 63 others, idle past the timeout; then flows 64-126 come,
+  // and each takes an entry: none finds the cache full.
+  const CacheFlows flows(127);
+  for (std::size_t i = 0; i < 64; ++i) m.send(flows.frames[i], t0 + i);
+  m.flush();
+  EXPECT_EQ(m.meter.cached_flows(), 64u);
+  m.send(flows.frames[0], t0 + 2 * second);
+  m.flush();
+  EXPECT_EQ(m.meter.cached_flows(), 1u);
+  for (std::size_t i = 64; i < 127; ++i) m.send(flows.frames[i], t0 + 2 * second + i);
+  m.flush();
+  EXPECT_EQ(m.meter.stats().cache_full, 0u);
+  EXPECT_EQ(m.meter.cached_flows(), 64u);
+  EXPECT_EQ(m.meter.stats().flows_started, 64u + 1 + 63);
+  ASSERT_EQ(m.sink.flushes[2].size(), 63u);
+  for (const auto& [port, c] : m.sink.flushes[2]) EXPECT_EQ(c.flows, 1u) << "port " << port;
+}
+
+TEST(MeterCache, AFrameOlderThanItsFlowsLastIsNoNewStart) {
+  // Capture times can go back a little (merged captures, several queues): one flow at t0 + 10 s,
+  // then at t0 + 9 s, then t0 + 10.5 s: one flow start, three packets, nothing idle.
+  MeterSettings s;
+  s.idle_timeout_ns = second;
+  CacheMeter m(s);
+  const CacheFlows flows(1);
+  for (std::uint64_t t : {t0 + 10 * second, t0 + 9 * second, t0 + 10 * second + second / 2})
+    m.send(flows.frames[0], t);
+  m.flush();
+  ASSERT_EQ(m.sink.flushes[0].size(), 1u);
+  EXPECT_EQ(m.sink.flushes[0].at(10000), (PerFlow::Counts{3 * flows.frames[0].size(), 3, 1, 1}));
+  EXPECT_EQ(m.meter.stats().flows_started, 1u);
+  EXPECT_EQ(m.meter.cached_flows(), 1u);
+}
+
+TEST(MeterCache, FlowsKeepTheirCountsWhileTheSweepMovesEntries) {
+  // 20,000 flows in a cache of 32,768 (65,536 slots: the sweep takes more than one flush to go
+  // round). For 60 "seconds" a random tenth of the flows sends 1-3 packets each second, then the
+  // meter is flushed; deleting idle entries moves others back along their probe chains, and every
+  // flow must still be found in its entry. The expected records per flush come from a model of
+  // the same packets: a flow starts on its first packet and on the first after more than the idle
+  // timeout (1.5 s) without one.
+  MeterSettings s;
+  s.flow_cache_capacity = 32768;
+  s.idle_timeout_ns = second * 3 / 2;
+  CacheMeter m(s);
+  const CacheFlows flows(20000);
+  std::vector<std::uint64_t> last(flows.frames.size(), 0);
+  std::vector<std::map<std::uint16_t, PerFlow::Counts>> want;
+  std::mt19937 rng(2026);
+  std::uint64_t deleted_somewhere = 0;
+  for (int sec = 0; sec < 60; ++sec) {
+    std::map<std::uint16_t, PerFlow::Counts> expect;
+    std::uint64_t t = t0 + static_cast<std::uint64_t>(sec) * second;
+    for (std::size_t i = 0; i < flows.frames.size(); ++i) {
+      if (rng() % 10 != 0) continue;
+      const int packets = 1 + static_cast<int>(rng() % 3);
+      for (int k = 0; k < packets; ++k) {
+        t += 10;
+        m.send(flows.frames[i], t);
+        PerFlow::Counts& c = expect[static_cast<std::uint16_t>(10000 + i)];
+        c.bytes += flows.frames[i].size();
+        ++c.packets;
+        if (last[i] == 0 || t - last[i] > s.idle_timeout_ns) ++c.flows;
+        c.records = 1;
+        last[i] = t;
+      }
+    }
+    const std::size_t before = m.meter.cached_flows();
+    m.flush();
+    deleted_somewhere += before > m.meter.cached_flows();
+    want.push_back(std::move(expect));
+  }
+  EXPECT_GT(deleted_somewhere, 0u);  // the sweep ran and deleted
+  EXPECT_EQ(m.meter.stats().cache_full, 0u);
+  for (std::size_t f = 0; f < want.size(); ++f) {
+    EXPECT_EQ(m.sink.flushes[f].size(), want[f].size()) << "flush " << f;
+    for (const auto& [port, c] : want[f]) {
+      const auto it = m.sink.flushes[f].find(port);
+      ASSERT_NE(it, m.sink.flushes[f].end()) << "flush " << f << " port " << port;
+      EXPECT_EQ(it->second, c) << "flush " << f << " port " << port;
+    }
+  }
 }
 
 }  // namespace
