@@ -718,6 +718,14 @@ struct TemplateDecoder::Impl {
   void add_template(const SetContext& c, std::uint16_t id, std::uint16_t scope_count, bool options,
                     RecordWriter& out, DecodeStats& stats);
   void withdraw(const SetContext& c, std::uint16_t id, bool options);
+  // A template (re)definition refused for `why`: counted, logged, and an earlier template of the
+  // same id withdrawn, since the exporter's data no longer follows it (held, not decoded wrong).
+  void refuse(const SetContext& c, DecodeStats& stats, std::uint16_t id, bool options, DropReason why,
+              std::string_view kind, std::string_view message, std::uint64_t value) {
+    stats.count(why);
+    log_error(c, kind, message, value);
+    withdraw(c, id, options);
+  }
   void data_set(std::uint16_t id, const std::uint8_t* p, std::size_t n, const SetContext& c,
                 RecordWriter& out, DecodeStats& stats);
   void decode_records(const Template& t, const std::uint8_t* p, std::size_t n, const SetContext& c,
@@ -862,20 +870,20 @@ void TemplateDecoder::Impl::template_set(const std::uint8_t* p, std::size_t n, b
         f.pen = rd.u32();
       }
       if (!rd.ok()) {
-        stats.count(DropReason::truncated);
-        log_error(c, "template_truncated", "template runs past the end of its set", id);
+        refuse(c, stats, id, options, DropReason::truncated, "template_truncated",
+               "template runs past the end of its set", id);
         return;
       }
       if (!too_many) field_buf.push_back(f);
     }
     if (too_many) {
-      stats.count(DropReason::too_many_fields);
-      log_error(c, "template_too_many_fields", "template has more fields than allowed", count);
+      refuse(c, stats, id, options, DropReason::too_many_fields, "template_too_many_fields",
+             "template has more fields than allowed", count);
       continue;
     }
     if (options && (scope == 0 || scope > count)) {
-      stats.count(DropReason::template_invalid);
-      log_error(c, "template_invalid", "options template scope count out of range", scope);
+      refuse(c, stats, id, options, DropReason::template_invalid, "template_invalid",
+             "options template scope count out of range", scope);
       continue;
     }
     add_template(c, id, scope, options, out, stats);
@@ -898,14 +906,14 @@ void TemplateDecoder::Impl::netflow9_options_set(const std::uint8_t* p, std::siz
     }
     const std::size_t count = (scope_len + option_len) / 4u;
     if (!rd.has(count * 4)) {
-      stats.count(DropReason::truncated);
-      log_error(c, "template_truncated", "options template runs past the end of its flowset", id);
+      refuse(c, stats, id, true, DropReason::truncated, "template_truncated",
+             "options template runs past the end of its flowset", id);
       return;
     }
     if (count > limits.max_fields_per_template) {
       rd.skip(count * 4);
-      stats.count(DropReason::too_many_fields);
-      log_error(c, "template_too_many_fields", "options template has more fields than allowed", count);
+      refuse(c, stats, id, true, DropReason::too_many_fields, "template_too_many_fields",
+             "options template has more fields than allowed", count);
       continue;
     }
     field_buf.clear();
@@ -942,13 +950,7 @@ void TemplateDecoder::Impl::add_template(const SetContext& c, std::uint16_t id, 
   t.options = options;
   const DropReason why = compile(t, c.version, limits);
   if (why != DropReason::count_) {
-    stats.count(why);
-    log_error(c, "template_refused", to_string(why), id);
-    if (it != templates.end()) {  // a replacement that is refused leaves no stale template behind
-      cached = nullptr;
-      templates.erase(it);
-      --c.ex->template_count;
-    }
+    refuse(c, stats, id, options, why, "template_refused", to_string(why), id);
     return;
   }
   if (it == templates.end() && c.ex->template_count >= limits.max_templates_per_exporter) {

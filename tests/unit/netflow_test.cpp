@@ -6,6 +6,7 @@
 // reduced-size fields, held data sets, options sampling, limits, times and hostile input.
 #include <gtest/gtest.h>
 
+#include <array>
 #include <cstdlib>
 #include <functional>
 #include <optional>
@@ -1570,6 +1571,353 @@ TEST_F(TemplateEngine, HostileInputIsCountedNeverDecoded) {
   expect_only(DropReason::truncated, std::vector<std::uint8_t>{0, 9, 0, 0, 0, 0});
   EXPECT_TRUE(sink.all.empty());
   EXPECT_EQ(td->template_count(), 0u);
+}
+
+// ---- Error paths and bounds of the template engine, each on a datagram built here ----
+
+const std::array<std::uint8_t, 16> fe80_1 = {0xfe, 0x80, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1};
+const std::array<std::uint8_t, 16> db8_fe = {0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xfe};
+
+Message& v6(Message& m, const std::array<std::uint8_t, 16>& a) {
+  for (std::uint8_t x : a) m.u8(x);
+  return m;
+}
+
+TEST_F(TemplateEngine, SamplerRateTableFullReusesTheOldestSlot) {
+  // NetFlow v9 options template 256 (flowset 1): scope System (type 1, 4 bytes), options
+  // FLOW_SAMPLER_ID (48, 1 byte) and SAMPLING_INTERVAL (34, 4 bytes): 9-byte records.
+  auto options = [](std::uint32_t first, std::uint32_t last) {
+    auto m = Message::netflow9(5).set(1);
+    m.u16(256).u16(4).u16(8).u16(1).u16(4).u16(48).u16(1).u16(34).u16(4).end_set().set(256);
+    // Per sampler: scope 0, the sampler id, and its rate 1 in 1000 + id.
+    for (std::uint32_t id = first; id <= last; ++id) m.u32(0).u8(id).u32(1000 + id);
+    return m.end_set().done();
+  };
+  // Samplers 1..32 fill the exporter's 32 rate slots (max_rates_per_exporter).
+  send(options(1, 32));
+  EXPECT_EQ(td->sampling_rate(test_exporter, 5, 1), 1001u);
+  EXPECT_EQ(td->sampling_rate(test_exporter, 5, 32), 1032u);
+  // Sampler 33 takes slot 0, the oldest: sampler 1's rate is gone, sampler 2's kept.
+  send(options(33, 33));
+  EXPECT_EQ(td->sampling_rate(test_exporter, 5, 33), 1033u);
+  EXPECT_EQ(td->sampling_rate(test_exporter, 5, 1), 0u);
+  EXPECT_EQ(td->sampling_rate(test_exporter, 5, 2), 1002u);
+  // Sampler 34 takes the next slot, sampler 2's; sampler 33 stays.
+  send(options(34, 34));
+  EXPECT_EQ(td->sampling_rate(test_exporter, 5, 34), 1034u);
+  EXPECT_EQ(td->sampling_rate(test_exporter, 5, 33), 1033u);
+  EXPECT_EQ(td->sampling_rate(test_exporter, 5, 2), 0u);
+  EXPECT_EQ(td->sampling_rate(test_exporter, 5, 3), 1003u);
+  // A sampler already in the table is updated in place and evicts nothing (3 and 4 are next).
+  send(options(10, 10));
+  EXPECT_EQ(td->sampling_rate(test_exporter, 5, 10), 1010u);
+  EXPECT_EQ(td->sampling_rate(test_exporter, 5, 3), 1003u);
+  EXPECT_EQ(td->sampling_rate(test_exporter, 5, 4), 1004u);
+  EXPECT_EQ(stats.total_errors(), 0u);
+}
+
+TEST_F(TemplateEngine, NextHopsWhenTwoFieldsShareAMemberOrAFieldIsVariableLength) {
+  // NetFlow v9 template with the IPv4 and the IPv6 next hop (15 / 62) and BGP next hop (18 / 63):
+  // two fields write each member, so the zero one must not overwrite the other.
+  auto m = Message::netflow9(0).set(0).tmpl(256, {{8, 4}, {15, 4}, {62, 16}, {18, 4}, {63, 16}, {1, 4}});
+  m.end_set().set(256);
+  // Record 0: IPv4 next hop 10.0.0.254, BGP next hop 10.0.0.253, the IPv6 ones zero.
+  m.u32(0x0a000001).u32(0x0a0000fe);
+  v6(m, {}).u32(0x0a0000fd);
+  v6(m, {}).u32(100);
+  // Record 1: IPv6 next hop fe80::1, BGP next hop 2001:db8::fe, the IPv4 ones zero.
+  m.u32(0x0a000002).u32(0);
+  v6(m, fe80_1).u32(0);
+  v6(m, db8_fe).u32(200);
+  send(m.end_set().done());
+  // IPFIX templates with a variable-length applicationName (96): every field is read by index.
+  auto x = Message::ipfix(1).set(2);
+  x.tmpl(257, {{96, 65535}, {62, 16}, {63, 16}, {1, 4}}).tmpl(258, {{96, 65535}, {15, 4}, {18, 4}, {1, 4}});
+  x.end_set().set(257).u8(1).u8('a');
+  v6(x, fe80_1);
+  v6(x, db8_fe).u32(300).end_set();
+  x.set(258).u8(0).u32(0xc0a80001).u32(0xc0a80002).u32(400).end_set();
+  send(x.done());
+  ASSERT_EQ(sink.all.size(), 4u);
+  EXPECT_EQ(sink.all[0].next_hop, IpAddress::v4(0x0a0000fe));
+  EXPECT_EQ(sink.all[0].bgp_next_hop, IpAddress::v4(0x0a0000fd));
+  EXPECT_EQ(sink.all[0].bytes, 100u);
+  EXPECT_EQ(sink.all[1].next_hop, IpAddress::v6_bytes(fe80_1.data()));
+  EXPECT_EQ(sink.all[1].bgp_next_hop, IpAddress::v6_bytes(db8_fe.data()));
+  EXPECT_EQ(sink.all[1].bytes, 200u);
+  EXPECT_EQ(sink.all[2].next_hop, IpAddress::v6_bytes(fe80_1.data()));
+  EXPECT_EQ(sink.all[2].bgp_next_hop, IpAddress::v6_bytes(db8_fe.data()));
+  EXPECT_EQ(sink.all[2].bytes, 300u);
+  EXPECT_EQ(sink.all[3].next_hop, IpAddress::v4(0xc0a80001));
+  EXPECT_EQ(sink.all[3].bgp_next_hop, IpAddress::v4(0xc0a80002));
+  EXPECT_EQ(sink.all[3].bytes, 400u);
+  EXPECT_EQ(stats.total_errors(), 0u);
+}
+
+TEST_F(TemplateEngine, Netflow9OptionsTemplateTruncatedOrWithTooManyFields) {
+  // Options template 256 announces 4 + 8 bytes of field specifiers (3 fields); the flowset holds 4.
+  send(Message::netflow9(0).set(1).u16(256).u16(4).u16(8).u16(1).u16(4).end_set().done());
+  EXPECT_EQ(stats.error(DropReason::truncated), 1u);
+  EXPECT_EQ(stats.total_errors(), 1u);
+  EXPECT_EQ(td->template_count(), 0u);
+
+  // With at most 2 fields: 256 (3 fields) is skipped, 257 after it in the same flowset is kept:
+  // scope System (1, 4 bytes) and SAMPLING_INTERVAL (34, 4 bytes).
+  Limits l;
+  l.max_fields_per_template = 2;
+  reset(l);
+  stats = {};
+  auto m = Message::netflow9(0).set(1);
+  m.u16(256).u16(4).u16(8).u16(1).u16(4).u16(48).u16(1).u16(34).u16(4);
+  m.u16(257).u16(4).u16(4).u16(1).u16(4).u16(34).u16(4).end_set();
+  m.set(257).u32(0).u32(250).end_set();  // sampler 0 (no id field): 1 in 250
+  send(m.done());
+  EXPECT_EQ(stats.error(DropReason::too_many_fields), 1u);
+  EXPECT_EQ(stats.total_errors(), 1u);
+  EXPECT_EQ(stats.templates_received, 1u);
+  EXPECT_EQ(td->template_count(), 1u);
+  EXPECT_EQ(td->sampling_rate(test_exporter, 0, 0), 250u);
+  send(Message::netflow9(0).set(256).u32(0).u8(1).u32(9).end_set().done());
+  EXPECT_EQ(td->pending_count(), 1u);  // 256 was refused: its data waits
+}
+
+TEST_F(TemplateEngine, RefusedReplacementRemovesTheOldTemplate) {
+  // One template per exporter, records of at most 16 bytes.
+  Limits l;
+  l.max_templates_per_exporter = 1;
+  l.max_record_length = 16;
+  reset(l);
+  auto data = [](std::uint32_t addr, std::uint32_t bytes) {
+    return Message::ipfix(1).set(256).u32(addr).u32(bytes).end_set().done();
+  };
+  send(Message::ipfix(1).set(2).tmpl(256, {{8, 4}, {1, 4}}).end_set().done());
+  send(data(0x0a000001, 10));
+  ASSERT_EQ(sink.all.size(), 1u);
+  EXPECT_EQ(sink.all[0].src_addr, IpAddress::v4(0x0a000001));
+  EXPECT_EQ(td->template_count(test_exporter), 1u);
+
+  // 256 again, 16 + 4 bytes a record: refused, and the 8-byte layout is not used any more.
+  send(Message::ipfix(1).set(2).tmpl(256, {{27, 16}, {1, 4}}).end_set().done());
+  EXPECT_EQ(stats.error(DropReason::record_too_long), 1u);
+  EXPECT_EQ(td->template_count(), 0u);
+  EXPECT_EQ(td->template_count(test_exporter), 0u);
+  send(data(0x0a000002, 20));
+  EXPECT_EQ(sink.all.size(), 1u);  // held, not decoded with the old template
+  EXPECT_EQ(stats.pending_held, 1u);
+  EXPECT_EQ(td->pending_count(), 1u);
+
+  // The exporter's count went back to 0, so a new 256 fits the limit of 1 and releases the set,
+  // now read as destination address and bytes.
+  send(Message::ipfix(1).set(2).tmpl(256, {{12, 4}, {1, 4}}).end_set().done());
+  EXPECT_EQ(stats.error(DropReason::too_many_templates), 0u);
+  EXPECT_EQ(td->template_count(test_exporter), 1u);
+  ASSERT_EQ(sink.all.size(), 2u);
+  EXPECT_EQ(sink.all[1].dst_addr, IpAddress::v4(0x0a000002));
+  EXPECT_EQ(sink.all[1].src_addr, IpAddress{});
+  EXPECT_EQ(sink.all[1].bytes, 20u);
+
+  // A replacement with a zero-length field (template_invalid) is refused the same way.
+  send(Message::ipfix(1).set(2).tmpl(256, {{8, 0}}).end_set().done());
+  EXPECT_EQ(stats.error(DropReason::template_invalid), 1u);
+  EXPECT_EQ(td->template_count(test_exporter), 0u);
+  send(data(0x0a000003, 30));
+  EXPECT_EQ(sink.all.size(), 2u);
+  EXPECT_EQ(td->pending_count(), 1u);
+  EXPECT_EQ(stats.total_errors(), 2u);
+}
+
+TEST_F(TemplateEngine, EveryRefusedRedefinitionRemovesTheOldTemplate) {
+  // Template 256 = source address, bytes; each redefinition below is refused before it is compiled
+  // (too many fields, an options scope out of range, a NetFlow v9 options template with too many
+  // fields, a template cut short), and afterwards a data set for 256 must wait for a template
+  // rather than be read with the old layout. At most 2 fields a template.
+  Limits l;
+  l.max_fields_per_template = 2;
+  struct Case {
+    const char* name;
+    std::vector<std::uint8_t> refused;  // a message from the same exporter (IPFIX domain 1 / v9 source 1)
+    DropReason why;
+  };
+  const std::vector<Case> cases = {
+      {"ipfix, 3 fields", Message::ipfix(1).set(2).tmpl(256, {{12, 4}, {1, 4}, {2, 4}}).end_set().done(),
+       DropReason::too_many_fields},
+      {"ipfix options, scope 0",
+       Message::ipfix(1).set(3).u16(256).u16(2).u16(0).u16(12).u16(4).u16(1).u16(4).end_set().done(),
+       DropReason::template_invalid},
+      {"ipfix, cut short", Message::ipfix(1).set(2).u16(256).u16(2).u16(12).u16(4).end_set().done(),
+       DropReason::truncated},
+  };
+  for (const Case& k : cases) {
+    reset(l);
+    stats = {};
+    sink.all.clear();
+    send(Message::ipfix(1).set(2).tmpl(256, {{8, 4}, {1, 4}}).end_set().done());
+    EXPECT_EQ(td->template_count(test_exporter), 1u) << k.name;
+    send(k.refused);
+    EXPECT_EQ(stats.error(k.why), 1u) << k.name;
+    EXPECT_EQ(td->template_count(test_exporter), 0u) << k.name;
+    send(Message::ipfix(1).set(256).u32(0x0a000001).u32(10).end_set().done());
+    EXPECT_TRUE(sink.all.empty()) << k.name << ": decoded with the old template";
+    EXPECT_EQ(td->pending_count(), 1u) << k.name;
+  }
+  // NetFlow v9: template 256 in flowset 0, then options template 256 with 3 fields in flowset 1.
+  reset(l);
+  stats = {};
+  sink.all.clear();
+  send(Message::netflow9(1).set(0).tmpl(256, {{8, 4}, {1, 4}}).end_set().done());
+  EXPECT_EQ(td->template_count(test_exporter), 1u);
+  send(Message::netflow9(1)
+           .set(1)
+           .u16(256)
+           .u16(4)
+           .u16(8)
+           .u16(1)
+           .u16(4)
+           .u16(48)
+           .u16(1)
+           .u16(34)
+           .u16(4)
+           .end_set()
+           .done());
+  EXPECT_EQ(stats.error(DropReason::too_many_fields), 1u);
+  EXPECT_EQ(td->template_count(test_exporter), 0u);
+  send(Message::netflow9(1).set(256).u32(0x0a000001).u32(10).end_set().done());
+  EXPECT_TRUE(sink.all.empty()) << "v9: decoded with the old template";
+  EXPECT_EQ(td->pending_count(), 1u);
+}
+
+TEST_F(TemplateEngine, ExporterTableFullRefusesNewExporters) {
+  // 16384 exporters (max_exporters in template_decoder.cpp), each known by one header-only message.
+  constexpr std::uint32_t max_exporters = 16384;
+  const auto header = Message::ipfix(1).done();
+  for (std::uint32_t i = 0; i < max_exporters; ++i) send(header, 1'000, IpAddress::v4(0x0a000000 + i));
+  EXPECT_EQ(stats.total_errors(), 0u);
+
+  // One more exporter: its template is refused (too_many_templates) and its data dropped as
+  // template_missing, not held.
+  const auto tmpl = Message::ipfix(1).set(2).tmpl(256, {{8, 4}, {1, 4}}).end_set().done();
+  const auto data = Message::ipfix(1).set(256).u32(0x0a0000ff).u32(7).end_set().done();
+  send(tmpl);
+  send(data);
+  EXPECT_EQ(stats.error(DropReason::too_many_templates), 1u);
+  EXPECT_EQ(stats.error(DropReason::template_missing), 1u);
+  EXPECT_EQ(stats.total_errors(), 2u);
+  EXPECT_EQ(stats.pending_held, 0u);
+  EXPECT_EQ(td->pending_count(), 0u);
+  EXPECT_EQ(td->template_count(), 0u);
+  EXPECT_TRUE(sink.all.empty());
+
+  // An exporter already in the table is served as before.
+  send(tmpl, 1'000, IpAddress::v4(0x0a000000));
+  send(data, 1'000, IpAddress::v4(0x0a000000));
+  ASSERT_EQ(sink.all.size(), 1u);
+  EXPECT_EQ(sink.all[0].bytes, 7u);
+
+  // clear() empties the exporter table: the refused exporter gets in.
+  td->clear();
+  send(tmpl);
+  send(data);
+  EXPECT_EQ(stats.total_errors(), 2u);
+  ASSERT_EQ(sink.all.size(), 2u);
+  EXPECT_EQ(sink.all[1].sampler_address, test_exporter);
+}
+
+// Raises the log level for one test whose drops would log hundreds of lines; restores it after.
+class QuietLog {
+ public:
+  QuietLog() : saved_(log::options()) {
+    log::Options quiet = saved_;
+    quiet.level = log::Level::error;
+    log::configure(quiet);
+  }
+  ~QuietLog() { log::configure(saved_); }
+  QuietLog(const QuietLog&) = delete;
+  QuietLog& operator=(const QuietLog&) = delete;
+
+ private:
+  log::Options saved_;
+};
+
+TEST_F(TemplateEngine, HeldBytesOverAllExportersAreBounded) {
+  const QuietLog quiet;  // 64 exporters each log their held sets
+  // Sets of 65515 bytes (the most an IPFIX message carries: 65535 - 16 - 4). An exporter holds
+  // 16 of them (16 * 65515 = 1048240 <= 1 MiB, max_pending_bytes_per_exporter); 64 exporters hold
+  // 64 * 1048240 = 67087360 bytes, 21504 short of 64 MiB (max_pending_bytes_total).
+  const auto big = Message::ipfix(1).set(256).fill(65515, 0xab).end_set().done();
+  ASSERT_EQ(big.size(), 65535u);
+  for (std::uint32_t e = 0; e < 64; ++e)
+    for (int k = 0; k < 16; ++k) send(big, 1'000, IpAddress::v4(0x0a000000 + e));
+  EXPECT_EQ(td->pending_count(), 1024u);
+  EXPECT_EQ(stats.pending_held, 1024u);
+  EXPECT_EQ(stats.total_errors(), 0u);
+
+  // A 65th exporter's set of exactly 21504 bytes fits.
+  const IpAddress e65 = IpAddress::v4(0x0b000001);
+  send(Message::ipfix(1).set(256).fill(21504, 1).end_set().done(), 1'000, e65);
+  EXPECT_EQ(td->pending_count(), 1025u);
+  EXPECT_EQ(stats.total_errors(), 0u);
+  // A 66th exporter holds nothing to make room from: its 4-byte set is template_missing.
+  send(Message::ipfix(1).set(256).u32(1).end_set().done(), 1'000, IpAddress::v4(0x0b000002));
+  EXPECT_EQ(stats.error(DropReason::template_missing), 1u);
+  EXPECT_EQ(td->pending_count(), 1025u);
+  // The 65th makes room from its own held set (pending_expired) and holds the new one.
+  send(Message::ipfix(1).set(256).u32(2).end_set().done(), 1'000, e65);
+  EXPECT_EQ(stats.error(DropReason::pending_expired), 1u);
+  EXPECT_EQ(td->pending_count(), 1025u);
+  EXPECT_EQ(stats.pending_held, 1026u);
+  EXPECT_EQ(stats.total_errors(), 2u);
+}
+
+TEST_F(TemplateEngine, ClearForgetsTemplatesRatesAndHeldSets) {
+  // Domain 1: options template 300 (scope observationDomainId 149, samplingInterval 34) with
+  // options data 1 in 10, data template 256, one record, and one set held for 257.
+  auto m = Message::ipfix(1).set(3).u16(300).u16(2).u16(1).u16(149).u16(4).u16(34).u16(4).end_set();
+  m.set(300).u32(1).u32(10).end_set().set(2).tmpl(256, v4_fields).end_set().set(256);
+  v4_record(m, 0x0a000001, 0x0a000002, 50, 5).end_set().set(257).u32(0).end_set();
+  send(m.done());
+  ASSERT_EQ(sink.all.size(), 1u);
+  EXPECT_EQ(sink.all[0].bytes, 500u);  // 50 * 10
+  EXPECT_EQ(td->template_count(), 2u);
+  EXPECT_EQ(td->template_count(test_exporter), 2u);
+  EXPECT_EQ(td->pending_count(), 1u);
+  EXPECT_EQ(td->sampling_rate(test_exporter, 1, 0), 10u);
+
+  td->clear();
+  EXPECT_EQ(td->template_count(), 0u);
+  EXPECT_EQ(td->template_count(test_exporter), 0u);
+  EXPECT_EQ(td->pending_count(), 0u);
+  EXPECT_EQ(td->sampling_rate(test_exporter, 1, 0), 0u);
+
+  // Data for 256 is held now, then decoded by a new 256 without the forgotten rate.
+  auto d = Message::ipfix(1).set(256);
+  v4_record(d, 0x0a000003, 0x0a000004, 60, 6).end_set();
+  send(d.done());
+  EXPECT_EQ(sink.all.size(), 1u);
+  EXPECT_EQ(stats.pending_held, 2u);  // the 257 set before clear(), this one
+  EXPECT_EQ(td->pending_count(), 1u);
+  send(Message::ipfix(1).set(2).tmpl(256, v4_fields).end_set().done());
+  ASSERT_EQ(sink.all.size(), 2u);
+  EXPECT_EQ(sink.all[1].src_addr, IpAddress::v4(0x0a000003));
+  EXPECT_EQ(sink.all[1].sampling_rate, 0u);
+  EXPECT_EQ(sink.all[1].bytes, 60u);
+  EXPECT_EQ(td->pending_count(), 0u);
+  EXPECT_EQ(stats.total_errors(), 0u);
+}
+
+TEST_F(TemplateEngine, OverlongOptionsRecordSetsNoRate) {
+  // IPFIX options template 300: scope observationDomainId (149), a variable-length
+  // applicationName (96) and samplingInterval (34); records of at most 16 bytes.
+  Limits l;
+  l.max_record_length = 16;
+  reset(l);
+  auto m = Message::ipfix(1).set(3).u16(300).u16(3).u16(1).u16(149).u16(4).u16(96).u16(65535);
+  m.u16(34).u16(4).end_set().set(300);
+  m.u32(1).u8(2).raw({'o', 'k'}).u32(8);  // 4 + 3 + 4 = 11 bytes: 1 in 8
+  m.u32(1).u8(20).fill(20, 'a').u32(77);  // 4 + 21 + 4 = 29 bytes: skipped
+  send(m.end_set().done());
+  EXPECT_EQ(stats.error(DropReason::record_too_long), 1u);
+  EXPECT_EQ(stats.total_errors(), 1u);
+  EXPECT_EQ(td->sampling_rate(test_exporter, 1, 0), 8u);
 }
 
 TEST(NetflowV5, HostileInputIsCounted) {
