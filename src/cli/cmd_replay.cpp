@@ -238,6 +238,8 @@ int cmd_replay(Args args) {
 
   engine::MeterSettings ms;
   ms.export_ports = cfg.capture.export_ports;
+  ms.flow_cache_capacity = cfg.performance.table_capacity;  // as the collector's capture workers
+  ms.idle_timeout_ns = cfg.capture.idle_timeout_ns;
   // Each shard's flow table and flow cache are committed when made: refuse what memory cannot hold.
   if (auto fits = engine::check_table_memory(cfg.performance.table_capacity, workers, workers, workers,
                                              "table_capacity or --workers");

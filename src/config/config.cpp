@@ -241,7 +241,8 @@ void read_listeners(const Reader& r, const YAML::Node& n, Config& c) {
 
 void read_capture(const Reader& r, const YAML::Node& n, Capture& c) {
   if (!n.IsDefined()) return;
-  r.expect_map(n, "capture", {"sources", "filter", "store_pcap", "store_rotate_bytes", "export_ports"});
+  r.expect_map(n, "capture",
+               {"sources", "filter", "store_pcap", "store_rotate_bytes", "export_ports", "idle_timeout"});
   r.each(n["sources"], "capture.sources", [&](const YAML::Node& e, const std::string& path) {
     r.expect_map(e, path, {"type", "device", "file", "queues", "eal_args"});
     if (!e.IsMap() || !e["type"])
@@ -272,6 +273,8 @@ void read_capture(const Reader& r, const YAML::Node& n, Capture& c) {
     r.each(n["export_ports"], "capture.export_ports",
            [&](const YAML::Node& p, const std::string& path) { c.export_ports.push_back(r.port(p, path)); });
   }
+  if (n["idle_timeout"])
+    c.idle_timeout_ns = r.duration(n["idle_timeout"], "capture.idle_timeout", ns_per_s, 3600 * ns_per_s);
 }
 
 void read_performance(const Reader& r, const YAML::Node& n, Performance& p) {
@@ -571,7 +574,8 @@ std::string to_yaml(const Config& c) {
   out << YAML::EndSeq << YAML::Key << "filter" << YAML::Value << YAML::DoubleQuoted << c.capture.filter
       << YAML::Key << "store_pcap" << YAML::Value << YAML::DoubleQuoted << c.capture.store_pcap << YAML::Key
       << "store_rotate_bytes" << YAML::Value << c.capture.store_rotate_bytes << YAML::Key << "export_ports"
-      << YAML::Value << YAML::Flow << c.capture.export_ports << YAML::EndMap;
+      << YAML::Value << YAML::Flow << c.capture.export_ports << YAML::Key << "idle_timeout" << YAML::Value
+      << format_duration(c.capture.idle_timeout_ns) << YAML::EndMap;
 
   const auto& p = c.performance;
   out << YAML::Key << "performance" << YAML::Value << YAML::BeginMap << YAML::Key << "workers" << YAML::Value

@@ -39,6 +39,7 @@ struct Capture {
   std::string store_pcap;  // write captured frames here when set
   std::uint64_t store_rotate_bytes = 1ULL << 30;
   std::vector<std::uint16_t> export_ports = {2055, 2056, 4739, 6343};  // UDP flow exports in raw traffic
+  std::uint64_t idle_timeout_ns = 15'000'000'000ULL;  // a metered flow without a packet this long ends
 };
 
 struct Performance {

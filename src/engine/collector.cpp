@@ -97,6 +97,7 @@ core::Result<std::unique_ptr<Collector>> Collector::make(const config::Config& c
   c->listeners_ = ws.listeners;
   ws.meter.export_ports = cfg.capture.export_ports;
   ws.meter.flow_cache_capacity = cfg.performance.table_capacity;
+  ws.meter.idle_timeout_ns = cfg.capture.idle_timeout_ns;
   if (observer != nullptr) ws.feed_capacity = cfg.performance.table_capacity;
   for (CaptureInput& in : captures) {
     ws.new_flows =

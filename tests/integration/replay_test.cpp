@@ -254,6 +254,29 @@ TEST_F(Replay, ClearErrors) {
   EXPECT_EQ(test::run({test::flowpulse_binary(), "replay", "--workers", "0", "x.pcap"}).code, 2);
 }
 
+// capture.idle_timeout reaches the meter: one UDP flow with packets at 0, 0.5, 3 and 3.2 s of capture
+// time is one flow at the default 15 s, and two with a 2 s timeout (the 2.5 s gap ends the first).
+TEST_F(Replay, IdleTimeoutEndsFlows) {
+  test::PcapBuilder pcap;
+  const test::FiveTuple udp{ip("10.3.0.1"), ip("10.3.0.2"), 17, 6000, 7000};
+  for (std::uint64_t ms : {0, 500, 3000, 3200})
+    pcap.add(t0 + ms * 1'000'000, test::ethernet_frame(test::ip_packet(udp, 20)));
+  pcap.write(dir_ / "gap.pcap");
+  for (const auto& [timeout, flows] : {std::pair<std::string, std::string>{"15s", "1"}, {"2s", "2"}}) {
+    test::write_file(dir_ / "gap.yaml",
+                     "capture: {idle_timeout: " + timeout +
+                         "}\nmetrics:\n  dimensions:\n    - {name: p, labels: [protocol]}\n");
+    auto r = test::run({test::flowpulse_binary(), "replay", "-q", "--json", "-c",
+                        (dir_ / "gap.yaml").string(), (dir_ / "gap.pcap").string()},
+                       60'000);
+    ASSERT_EQ(r.code, 0) << r.err;
+    auto f = fields(r.out.substr(0, r.out.find('\n')));
+    EXPECT_EQ(f["protocol"], "udp") << r.out;
+    EXPECT_EQ(f["packets"], "4") << r.out;
+    EXPECT_EQ(f["flows"], flows) << "idle_timeout " << timeout << ": " << r.out;
+  }
+}
+
 // Every shard's flow table and flow cache are committed when made: a capacity the machine cannot
 // hold is refused with what it needs, before any is made (not left to the OOM killer).
 TEST_F(Replay, RefusesShardsTheMachineCannotHold) {

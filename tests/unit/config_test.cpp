@@ -30,6 +30,7 @@ capture:
     - {type: dpdk, eal_args: [--no-huge, -m, "512"], queues: [0, 1]}
     - {type: pcap_file, file: /tmp/x.pcap}
   filter: "udp port 2055"
+  idle_timeout: 2m
 performance: {workers: 2, batch_size: 32, tick: 500ms, worker_cpus: [1, 0]}
 decode: {max_templates_per_exporter: 10, pending_timeout: 5s}
 metrics:
@@ -48,6 +49,7 @@ logging: {level: debug, format: json}
   EXPECT_EQ(c->metrics.windows_ns[1], 120'000'000'000u);
   EXPECT_EQ(c->metrics.dimensions[0].ipv4_prefix, 24);
   EXPECT_EQ(c->capture.sources[0].eal_args.size(), 3u);
+  EXPECT_EQ(c->capture.idle_timeout_ns, 120'000'000'000u);
   EXPECT_EQ(c->enrichment.as_source, config::AsSource::geoip);
   EXPECT_EQ(c->logging.format, log::Format::json);
   std::string printed = config::to_yaml(*c);
@@ -99,6 +101,8 @@ INSTANTIATE_TEST_SUITE_P(
         BadCase{"bad_address", "metrics: {address: 10.0.0.300}\n",
                 "metrics.address: expected an IPv4 or IPv6 address"},
         BadCase{"bad_duration", "performance: {tick: 1 second}\n", "performance.tick: expected a duration"},
+        BadCase{"idle_timeout_too_short", "capture: {idle_timeout: 500ms}\n",
+                "bad.yaml:1:25: capture.idle_timeout: out of range: 500ms (a duration from 1s to 1h"},
         BadCase{"bad_bool", "metrics: {bandwidth_bps: maybe}\n",
                 "metrics.bandwidth_bps: expected true or false, got 'maybe'"},
         BadCase{"bad_size", "listeners:\n  - {protocol: sflow, port: 6343, receive_buffer: 12XB}\n",
