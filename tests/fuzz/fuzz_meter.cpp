@@ -32,6 +32,7 @@ struct Metered {
   static engine::MeterSettings settings() {
     engine::MeterSettings s;
     s.flow_cache_capacity = 1024;
+    s.idle_timeout_ns = 1'000'000;  // 1,000 inputs: flows go idle, and the flushes' sweeps delete them
     return s;
   }
 };
