@@ -57,13 +57,18 @@ struct Collect : decode::RecordSink {
   }
 };
 
-// One meter with its decoder and what it wrote.
-struct Metered {
+// One meter with its decoder, and the sink of what it writes.
+template <typename Sink>
+struct MeterWith {
   decode::FlowDecoder decoder{decode::Limits{}};
   Meter meter;
-  Collect sink;
+  Sink sink;
   decode::RecordWriter out{sink};
-  explicit Metered(const MeterSettings& s) : meter(s, decoder) {}
+  explicit MeterWith(const MeterSettings& s) : meter(s, decoder) {}
+};
+
+struct Metered : MeterWith<Collect> {
+  using MeterWith::MeterWith;
   std::vector<std::string> flushed() {
     meter.flush(out);
     out.flush();
@@ -272,12 +277,8 @@ struct PerFlow : decode::RecordSink {
   }
 };
 
-struct CacheMeter {
-  decode::FlowDecoder decoder{decode::Limits{}};
-  Meter meter;
-  PerFlow sink;
-  decode::RecordWriter out{sink};
-  explicit CacheMeter(const MeterSettings& s) : meter(s, decoder) {}
+struct CacheMeter : MeterWith<PerFlow> {
+  using MeterWith::MeterWith;
   void send(const Bytes& b, std::uint64_t t) {
     io::Frame f;
     f.data = b.data();
