@@ -6,6 +6,8 @@
 #include <arpa/inet.h>
 #include <sched.h>
 #include <sys/socket.h>
+#include <array>
+#include <bit>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
@@ -16,8 +18,10 @@
 
 #include "bytes.hpp"
 #include "core/ip_address.hpp"
+#include "decode/reassembly.hpp"
 #include "engine/collector.hpp"
 #include "engine/flow_table.hpp"
+#include "engine/meter.hpp"
 #include "engine/stats_core.hpp"
 #include "engine/worker.hpp"
 #include "test_support.hpp"
@@ -430,6 +434,29 @@ TEST_F(Stats, WindowBucketsStayWithinTheBudget) {
 // IPFIX datagram carries its template and `n` records of 24 bytes (16 + 24 + 4 + 24n bytes, plus
 // set padding); record i of datagram d has 1000 * d + i + 1 bytes and 1 packet, so the expected
 // totals are the test's own.
+// The counter structs summed over workers for the metrics (MeterStats, ReassemblyStats, DecodeStats)
+// hold nothing but 64-bit counters: a sum must add each counter to the same counter, every one of
+// them (a field left out of operator+=, or added to its neighbour, fails here, new fields included).
+template <typename Stats>
+class SummedCounters : public ::testing::Test {};
+using CounterStructs = ::testing::Types<MeterStats, decode::ReassemblyStats, decode::DecodeStats>;
+TYPED_TEST_SUITE(SummedCounters, CounterStructs);
+
+TYPED_TEST(SummedCounters, AddEveryCounterToItself) {
+  static_assert(sizeof(TypeParam) % 8 == 0 && std::has_unique_object_representations_v<TypeParam>);
+  constexpr std::size_t n = sizeof(TypeParam) / 8;
+  using Words = std::array<std::uint64_t, n>;
+  Words a{}, b{};
+  for (std::size_t i = 0; i < n; ++i) {
+    a[i] = i + 1;
+    b[i] = 1000 * (i + 1);
+  }
+  auto x = std::bit_cast<TypeParam>(a);
+  x += std::bit_cast<TypeParam>(b);
+  const auto sum = std::bit_cast<Words>(x);
+  for (std::size_t i = 0; i < n; ++i) EXPECT_EQ(sum[i], 1001 * (i + 1)) << "counter " << i << " of " << n;
+}
+
 TEST(Worker, ReceivesDatagramsOfEverySize) {
   struct Size {
     std::uint32_t records;
