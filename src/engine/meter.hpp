@@ -74,7 +74,8 @@ class Meter {
   // One already parsed frame (callers that parse to shard may pass their parse on).
   void process(const io::Frame& frame, const decode::PacketInfo& info, decode::RecordWriter& out);
   // Writes one raw record per flow that changed since the last flush (its bytes, packets and flow
-  // starts since then) to `out`, in cache order, and clears the changes.
+  // starts since then) to `out`, in cache order, and clears the changes; then sweeps the next part
+  // of the cache for flows idle past the timeout.
   void flush(decode::RecordWriter& out);
 
   const MeterStats& stats() const noexcept { return stats_; }

@@ -10,6 +10,7 @@
 #include <cstdlib>
 #include <functional>
 #include <optional>
+#include <span>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -1062,6 +1063,10 @@ class Bytes {
     b.insert(b.end(), v.begin(), v.end());
     return static_cast<Self&>(*this);
   }
+  Self& raw(std::span<const std::uint8_t> v) {
+    b.insert(b.end(), v.begin(), v.end());
+    return static_cast<Self&>(*this);
+  }
   Self& fill(std::size_t n, std::uint8_t v) {
     b.insert(b.end(), n, v);
     return static_cast<Self&>(*this);
@@ -1578,10 +1583,7 @@ TEST_F(TemplateEngine, HostileInputIsCountedNeverDecoded) {
 const std::array<std::uint8_t, 16> fe80_1 = {0xfe, 0x80, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1};
 const std::array<std::uint8_t, 16> db8_fe = {0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xfe};
 
-Message& v6(Message& m, const std::array<std::uint8_t, 16>& a) {
-  for (std::uint8_t x : a) m.u8(x);
-  return m;
-}
+const std::array<std::uint8_t, 16> v6_zero{};
 
 TEST_F(TemplateEngine, SamplerRateTableFullReusesTheOldestSlot) {
   // NetFlow v9 options template 256 (flowset 1): scope System (type 1, 4 bytes), options
@@ -1623,19 +1625,18 @@ TEST_F(TemplateEngine, NextHopsWhenTwoFieldsShareAMemberOrAFieldIsVariableLength
   m.end_set().set(256);
   // Record 0: IPv4 next hop 10.0.0.254, BGP next hop 10.0.0.253, the IPv6 ones zero.
   m.u32(0x0a000001).u32(0x0a0000fe);
-  v6(m, {}).u32(0x0a0000fd);
-  v6(m, {}).u32(100);
+  m.raw(v6_zero).u32(0x0a0000fd);
+  m.raw(v6_zero).u32(100);
   // Record 1: IPv6 next hop fe80::1, BGP next hop 2001:db8::fe, the IPv4 ones zero.
   m.u32(0x0a000002).u32(0);
-  v6(m, fe80_1).u32(0);
-  v6(m, db8_fe).u32(200);
+  m.raw(fe80_1).u32(0);
+  m.raw(db8_fe).u32(200);
   send(m.end_set().done());
   // IPFIX templates with a variable-length applicationName (96): every field is read by index.
   auto x = Message::ipfix(1).set(2);
   x.tmpl(257, {{96, 65535}, {62, 16}, {63, 16}, {1, 4}}).tmpl(258, {{96, 65535}, {15, 4}, {18, 4}, {1, 4}});
   x.end_set().set(257).u8(1).u8('a');
-  v6(x, fe80_1);
-  v6(x, db8_fe).u32(300).end_set();
+  x.raw(fe80_1).raw(db8_fe).u32(300).end_set();
   x.set(258).u8(0).u32(0xc0a80001).u32(0xc0a80002).u32(400).end_set();
   send(x.done());
   ASSERT_EQ(sink.all.size(), 4u);
